@@ -1,0 +1,73 @@
+"""The ``docket`` command: a thin layer that turns arguments into one call of the Python API.
+
+Each module in :mod:`docket.cli.commands` defines ``register(subparsers)``, adding its own
+sub-commands; this module finds them all, so a new command is a new file. Every
+:class:`~docket.errors.DocketError` becomes a one-line message on stderr (or a JSON object with
+``--json``) and its exit code; no traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from docket import __version__
+from docket.cli import commands
+from docket.errors import BadInput, DocketError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so usage errors share the exit-code path."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise BadInput(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="docket", description="The ingest desk of a data centre.")
+    parser.add_argument("--version", action="version", version=f"docket {__version__}")
+    parser.add_argument(
+        "--instance",
+        metavar="DIR",
+        default=None,
+        help="instance folder (default: $DOCKET_INSTANCE, else the current folder)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    return "--json" in argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        if args.instance is None:
+            args.instance = os.environ.get("DOCKET_INSTANCE") or os.getcwd()
+        return int(args.func(args) or 0)
+    except DocketError as exc:
+        from docket.cli.output import report_error
+
+        report_error(exc, as_json=wants_json(argv))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("docket: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
