@@ -1,0 +1,580 @@
+"""The Python API of docket: one object per instance, with every operation the CLI offers.
+
+``docket.open(path)`` returns a :class:`Docket`. Each operation validates first and then writes
+everything that belongs together (record, status history, files, audit row and the step's PROV
+bundle) in one transaction, so a crash leaves either the old state or the new one.
+"""
+
+from __future__ import annotations
+
+import copy
+import getpass
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from docket import __version__
+from docket.canonical import digest
+from docket.documents import load_json_file
+from docket.errors import BadInput, Conflict, NotFound
+from docket.instance import Instance
+from docket.provenance import identifiers as ids
+from docket.provenance.recorder import Id, Recorder
+from docket.store import Store, tables
+from docket.text import pick
+from docket.validation import SchemaSet
+from docket.workflow import (
+    STEPS,
+    StepChange,
+    check_review_transition,
+    check_role,
+    check_step_change,
+    initial_steps,
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_actor() -> str:
+    """Who is acting when nobody says: ``$DOCKET_USER``, else the operating-system user."""
+    try:
+        return os.environ.get("DOCKET_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in a container
+        return "unknown"
+
+
+_ORIGIN = f"{socket.gethostname()} pid {os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone (or something) acting on a request, in a role."""
+
+    name: str
+    role: str = "data-manager"
+    email: str | None = None
+    orcid: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.email or self.orcid or self.name
+
+    @property
+    def prov_id(self) -> str:
+        return ids.person_id(self.email, self.orcid, self.name)
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``ocean-0007`` or ``ocean-0007.2`` -> (id, revision or None)."""
+    base, dot, rev = ref.rpartition(".")
+    if dot and rev.isdigit() and base:
+        return base, int(rev)
+    return ref, None
+
+
+class Docket:
+    """One instance of docket: its configuration, store, schemas and PROV templates."""
+
+    def __init__(self, instance: Instance, *, migrate: bool = True) -> None:
+        self.instance = instance
+        self.config = instance.config
+        self.store = Store(instance.store_url(), instance.config.store_schema)
+        self.schemas = SchemaSet(instance.schemas_dir)
+        self.recorder = Recorder(self.config.base_uri, instance.templates_dir)
+        if migrate:
+            self.store.ensure_current()
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Docket:
+        return cls(Instance.find(path), **kwargs)
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str], **kwargs: Any) -> Docket:
+        instance = Instance.create(path, **kwargs)
+        docket = cls(instance, migrate=False)
+        docket.store.upgrade()
+        return docket
+
+    def close(self) -> None:
+        self.store.dispose()
+
+    def __enter__(self) -> Docket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _request_row(self, conn: Connection, request_id: str) -> Any:
+        row = conn.execute(select(tables.requests).where(tables.requests.c.id == request_id)).first()
+        if row is None:
+            raise NotFound(f"no request {request_id!r} in this instance")
+        return row
+
+    def get(self, ref: str, revision: int | None = None) -> dict[str, Any]:
+        """The document of a request (its current revision, or the one asked for)."""
+        request_id, rev = parse_ref(ref)
+        rev = revision or rev
+        with self.store.connect() as conn:
+            row = self._request_row(conn, request_id)
+            rev = rev or row.revision
+            doc = conn.execute(
+                select(tables.revisions.c.document).where(
+                    tables.revisions.c.request_id == request_id, tables.revisions.c.revision == rev
+                )
+            ).scalar()
+        if doc is None:
+            raise NotFound(f"request {request_id} has no revision {rev} (it has 1 to {row.revision})")
+        if rev == row.revision:
+            # The stored revision is immutable; its live workflow state is kept on the request.
+            doc = {**doc, "review_state": row.review_state, "steps": row.steps,
+                   "last_modified_date": _iso(row.last_modified_date)}
+        return doc
+
+    def list(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """One summary per request, newest first; ``status`` filters on the review state."""
+        query = select(tables.requests).order_by(tables.requests.c.created_date.desc(), tables.requests.c.number.desc())
+        if status:
+            query = query.where(tables.requests.c.review_state == status)
+        if limit:
+            query = query.limit(limit)
+        with self.store.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": r.id,
+                "revision": r.revision,
+                "review_state": r.review_state,
+                "title": r.title,
+                "provider": r.provider,
+                "steps": r.steps,
+                "created_date": _iso(r.created_date),
+                "last_modified_date": _iso(r.last_modified_date),
+            }
+            for r in rows
+        ]
+
+    def history(self, request_id: str) -> list[dict[str, Any]]:
+        """Every transition of a request, oldest first: who, when, from, to, comment."""
+        request_id, _ = parse_ref(request_id)
+        h = tables.status_history
+        with self.store.connect() as conn:
+            self._request_row(conn, request_id)
+            rows = conn.execute(select(h).where(h.c.request_id == request_id).order_by(h.c.id)).all()
+        return [
+            {
+                "at": _iso(r.at),
+                "revision": r.revision,
+                "kind": r.kind,
+                "step": r.step,
+                "from": r.from_state,
+                "to": r.to_state,
+                "outcome": r.outcome,
+                "actor": r.actor,
+                "role": r.role,
+                "comment": r.comment,
+            }
+            for r in rows
+        ]
+
+    def audit(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        a = tables.audit_log
+        query = select(a).order_by(a.c.id)
+        if request_id:
+            query = query.where(a.c.request_id == parse_ref(request_id)[0])
+        with self.store.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {"at": _iso(r.at), "actor": r.actor, "role": r.role, "action": r.action,
+             "request_id": r.request_id, "origin": r.origin, "detail": r.detail}
+            for r in rows
+        ]
+
+    def files(self, request_id: str) -> list[dict[str, Any]]:
+        """The resource registry rows of the request's current revision."""
+        request_id, _ = parse_ref(request_id)
+        f = tables.files
+        with self.store.connect() as conn:
+            row = self._request_row(conn, request_id)
+            rows = conn.execute(
+                select(f).where(f.c.request_id == request_id, f.c.revision == row.revision).order_by(f.c.id)
+            ).all()
+        return [
+            {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in r._mapping.items() if k != "id"}
+            for r in rows
+        ]
+
+    # -- provenance ------------------------------------------------------------------------
+
+    def prov_bundles(self, request_id: str) -> list[dict[str, Any]]:
+        """The request's PROV bundles in order, each with the template and bindings behind it."""
+        request_id, _ = parse_ref(request_id)
+        p = tables.prov_bundles
+        with self.store.connect() as conn:
+            self._request_row(conn, request_id)
+            rows = conn.execute(select(p).where(p.c.request_id == request_id).order_by(p.c.id)).all()
+        return [
+            {"bundle_id": r.bundle_id, "step": r.step, "n": r.n, "template": r.template,
+             "template_digest": r.template_digest, "bundle": r.bundle, "bindings": r.bindings,
+             "created_date": _iso(r.created_date)}
+            for r in rows
+        ]
+
+    def prov(self, request_id: str):  # -> prov.model.ProvDocument
+        """The request's own PROV document: every bundle, plus each bundle described as an entity."""
+        from docket.provenance.document import assemble
+
+        return assemble(self.prov_bundles(request_id), self.config.base_uri)
+
+    def export_prov(self, request_id: str, fmt: str = "json") -> bytes:
+        from docket.provenance.export import get, serialize
+
+        get(fmt)  # an unknown format is bad usage, whatever the id
+        return serialize(self.prov(request_id), fmt)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def submit(
+        self,
+        document: dict[str, Any] | str | os.PathLike[str],
+        *,
+        actor: Actor | None = None,
+        origin: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a new request (revision 1, review state ``submitted``) and its PROV.
+
+        Returns ``{"id", "revision", "digest"}``. Invalid input raises before anything is written.
+        """
+        doc = self._load(document)
+        self.schemas.validate("request", doc, "request")
+        provider = doc["provider"]
+        actor = actor or Actor(provider["name"], "provider", provider.get("email"), provider.get("orcid"))
+        check_role(actor.role)
+        project = doc.get("project") or self.config.project
+        steps = doc.get("steps") or initial_steps()
+        at = now()
+        with self.store.transaction() as conn:
+            number = self._next_number(conn, project)
+            request_id = f"{project}-{number:04d}"
+            record = self._record(doc, request_id, 1, "submitted", steps, actor, at, created=(actor.label, at))
+            title = pick(doc["metadata"]["project_descriptive"]["title"], self.config.languages)
+            conn.execute(tables.requests.insert(), {
+                "id": request_id, "project": project, "number": number, "revision": 1,
+                "review_state": "submitted", "title": title, "provider": provider.get("email") or provider["name"],
+                "steps": steps, "version": 1, "created_date": at, "last_modified_date": at,
+            })
+            content_digest = self._write_revision(conn, record, actor, at)
+            self._history(conn, request_id, 1, "review", None, "draft", "submitted", None, actor, at, "submitted",
+                          also=[("step", "request", "open", "closed", "done", None)])
+            self._audit(conn, actor, "submit", request_id, {"revision": 1, "digest": content_digest}, origin, at)
+            self._record_prov(conn, request_id, "request", "submission",
+                              self._submission_values(record, actor, at, None, content_digest))
+        return {"id": request_id, "revision": 1, "digest": content_digest}
+
+    def revise(
+        self,
+        request_id: str,
+        document: dict[str, Any] | str | os.PathLike[str],
+        *,
+        actor: Actor | None = None,
+        expected_revision: int | None = None,
+        minor: bool = False,
+        origin: str | None = None,
+    ) -> dict[str, Any]:
+        """A new revision of a request's document, in ``draft`` (a declared minor edit of an
+        approved record keeps its state). The earlier revision is never changed.
+        """
+        request_id, _ = parse_ref(request_id)
+        doc = self._load(document)
+        self.schemas.validate("request", doc, "request")
+        provider = doc["provider"]
+        actor = actor or Actor(provider["name"], "provider", provider.get("email"), provider.get("orcid"))
+        check_role(actor.role)
+        at = now()
+        with self.store.transaction() as conn:
+            row = self._request_row(conn, request_id)
+            if expected_revision is not None and row.revision != expected_revision:
+                raise Conflict(f"{request_id} is at revision {row.revision}, not {expected_revision}: someone changed it first")
+            if row.review_state == "retired":
+                from docket.errors import Refused
+
+                raise Refused(f"{request_id} is retired and cannot be edited")
+            state = row.review_state if (minor and row.review_state == "approved") else "draft"
+            revision = row.revision + 1
+            created = conn.execute(select(tables.revisions.c.document).where(
+                tables.revisions.c.request_id == request_id, tables.revisions.c.revision == row.revision)).scalar_one()
+            record = self._record(doc, request_id, revision, state, doc.get("steps") or row.steps, actor, at,
+                                  created=(created["created_by"], created["created_date"]))
+            self._update_request(conn, row, revision=revision, review_state=state,
+                                 title=pick(doc["metadata"]["project_descriptive"]["title"], self.config.languages),
+                                 steps=record["steps"], at=at)
+            content_digest = self._write_revision(conn, record, actor, at)
+            if state != row.review_state:
+                self._history(conn, request_id, revision, "review", None, row.review_state, state, None, actor, at,
+                              "new revision")
+            self._audit(conn, actor, "revise", request_id, {"revision": revision, "minor": minor}, origin, at)
+            self._record_prov(conn, request_id, "request", "submission",
+                              self._submission_values(record, actor, at, revision - 1, content_digest))
+        return {"id": request_id, "revision": revision, "digest": content_digest}
+
+    def review(
+        self,
+        request_id: str,
+        to_state: str,
+        *,
+        actor: Actor | None = None,
+        comment: str | None = None,
+        expected_revision: int | None = None,
+        origin: str | None = None,
+    ) -> dict[str, Any]:
+        """Move the review state (submit, approve, reject, withdraw, retire), by role."""
+        request_id, _ = parse_ref(request_id)
+        actor = actor or Actor(default_actor(), "reviewer")
+        at = now()
+        with self.store.transaction() as conn:
+            row = self._request_row(conn, request_id)
+            if expected_revision is not None and row.revision != expected_revision:
+                raise Conflict(f"{request_id} is at revision {row.revision}, not {expected_revision}: someone changed it first")
+            check_review_transition(row.review_state, to_state, actor.role)
+            if to_state == "rejected" and not comment:
+                raise BadInput("a rejection needs a comment that tells the provider what to change")
+            steps = copy.deepcopy(row.steps)
+            step_outcome = {"approved": ("closed", "accepted"), "rejected": ("action-required", None)}.get(to_state)
+            if step_outcome:
+                old = steps["review"]["status"]
+                steps["review"] = {"status": step_outcome[0], **({"outcome": step_outcome[1]} if step_outcome[1] else {})}
+                if comment:
+                    steps["review"]["comment"] = comment
+                self._history(conn, request_id, row.revision, "step", "review", old, step_outcome[0],
+                              step_outcome[1], actor, at, comment)
+            self._update_request(conn, row, review_state=to_state, steps=steps, at=at)
+            self._history(conn, request_id, row.revision, "review", None, row.review_state, to_state, None, actor, at, comment)
+            self._audit(conn, actor, "review", request_id, {"from": row.review_state, "to": to_state}, origin, at)
+            n = self._next_step_n(conn, request_id, "review")
+            self._record_prov(conn, request_id, "review", "review", {
+                "activity": Id(ids.step_id(request_id, "review", n)),
+                "request": Id(ids.revision_id(request_id, row.revision)),
+                "revision": row.revision,
+                "decision": Id(f"{ids.step_id(request_id, 'review', n)}/decision"),
+                "fromState": row.review_state, "toState": to_state, "comment": comment,
+                **self._agent_values("reviewer", actor), **self._software_values(), "startTime": at, "endTime": at,
+            }, n=n)
+        return {"id": request_id, "revision": row.revision, "review_state": to_state}
+
+    def set_step(
+        self,
+        request_id: str,
+        step: str,
+        status: str,
+        outcome: str | None = None,
+        *,
+        actor: Actor | None = None,
+        comment: str | None = None,
+        prov_values: dict[str, Any] | None = None,
+        origin: str | None = None,
+        write: Any = None,
+    ) -> dict[str, Any]:
+        """Change one step's status, and record it in PROV with that step's template.
+
+        ``prov_values`` binds the template's variables beyond those docket fills itself;
+        ``write(conn, request_row)`` lets a caller add its own rows (e.g. the resource registry)
+        to the same transaction. Returns the step instance id.
+        """
+        request_id, _ = parse_ref(request_id)
+        actor = actor or Actor("docket", "system")
+        change = StepChange(step, status, outcome)
+        at = now()
+        with self.store.transaction() as conn:
+            row = self._request_row(conn, request_id)
+            check_step_change(change, actor.role, row.review_state)
+            steps = copy.deepcopy(row.steps)
+            old = steps.get(step, {}).get("status")
+            steps[step] = {"status": status, **({"outcome": outcome} if outcome else {}),
+                           **({"comment": comment} if comment else {})}
+            self._update_request(conn, row, steps=steps, at=at)
+            self._history(conn, request_id, row.revision, "step", step, old, status, outcome, actor, at, comment)
+            self._audit(conn, actor, f"step:{step}", request_id, {"status": status, "outcome": outcome}, origin, at)
+            if write is not None:
+                write(conn, row)
+            n = self._next_step_n(conn, request_id, step)
+            values = {
+                "activity": Id(ids.step_id(request_id, step, n)),
+                "request": Id(ids.revision_id(request_id, row.revision)),
+                "revision": row.revision,
+                "outcome": outcome, "startTime": at, "endTime": at,
+                **self._software_values(),
+                **(prov_values or {}),
+            }
+            self._record_prov(conn, request_id, step, STEPS[step], values, n=n)
+        return {"id": request_id, "step": step, "n": n, "status": status, "outcome": outcome,
+                "activity": ids.step_id(request_id, step, n)}
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _load(self, document: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
+        if isinstance(document, dict):
+            return document
+        path = Path(document)
+        doc = load_json_file(path, "request")
+        if not isinstance(doc, dict):
+            raise BadInput(f"{path}: a request must be a JSON object, not {type(doc).__name__}")
+        return resolve_locations(doc, path.parent)
+
+    def _record(self, doc: dict, request_id: str, revision: int, state: str, steps: dict, actor: Actor,
+                at: datetime, created: tuple[str, Any]) -> dict[str, Any]:
+        record = {k: v for k, v in doc.items() if k != "steps"}
+        record.update(
+            id=request_id, revision=revision, project=request_id.rsplit("-", 1)[0], review_state=state, steps=steps,
+            schema=self.schemas.provenance("request"),
+            created_by=created[0], created_date=_iso(created[1]),
+            last_modified_by=actor.label, last_modified_date=_iso(at),
+        )
+        # The body was validated as a request just before; what docket adds is checked here.
+        self.schemas.validate("record#/$defs/envelope", record, f"record {request_id}.{revision}")
+        return record
+
+    def _next_number(self, conn: Connection, project: str) -> int:
+        c = tables.counters
+        ins = (postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert)(c)
+        stmt = ins.values(project=project, last_number=1).on_conflict_do_update(
+            index_elements=[c.c.project], set_={"last_number": c.c.last_number + 1}
+        ).returning(c.c.last_number)
+        return int(conn.execute(stmt).scalar_one())
+
+    def _next_step_n(self, conn: Connection, request_id: str, step: str) -> int:
+        p = tables.prov_bundles
+        current = conn.execute(
+            select(func.max(p.c.n)).where(p.c.request_id == request_id, p.c.step == step)
+        ).scalar()
+        return int(current or 0) + 1
+
+    def _update_request(self, conn: Connection, row: Any, *, at: datetime, **values: Any) -> None:
+        r = tables.requests
+        result = conn.execute(
+            update(r).where(r.c.id == row.id, r.c.version == row.version)
+            .values(version=row.version + 1, last_modified_date=at, **values)
+        )
+        if result.rowcount != 1:
+            raise Conflict(f"{row.id} was changed by someone else while this change was made; try again")
+
+    def _write_revision(self, conn: Connection, record: dict, actor: Actor, at: datetime) -> str:
+        """Insert the revision and its declared files; returns the content digest."""
+        content_digest = record_digest(record)
+        conn.execute(tables.revisions.insert(), {
+            "request_id": record["id"], "revision": record["revision"], "document": record,
+            "schema_id": record["schema"]["id"], "schema_version": record["schema"]["version"],
+            "digest": content_digest, "created_by": actor.label, "created_date": at,
+        })
+        rows = [
+            {"request_id": record["id"], "revision": record["revision"], "name": f["name"], "source": f["location"],
+             "size": f.get("size"), "md5": f.get("md5"), "sha256": f.get("sha256"),
+             "media_type": f.get("media_type"), "encoding": f.get("encoding"), "rows": f.get("rows"),
+             "status": "declared", "updated_date": at}
+            for f in record["files"]
+        ]
+        if rows:
+            conn.execute(tables.files.insert(), rows)
+        return content_digest
+
+    def _history(self, conn: Connection, request_id: str, revision: int, kind: str, step: str | None,
+                 old: str | None, new: str, outcome: str | None, actor: Actor, at: datetime,
+                 comment: str | None, also: list[tuple] = ()) -> None:
+        """Rows of status history; ``also`` adds more (kind, step, from, to, outcome, comment) rows
+        by the same actor at the same time, in one statement."""
+        rows = [(kind, step, old, new, outcome, comment), *also]
+        conn.execute(tables.status_history.insert(), [
+            {"request_id": request_id, "revision": revision, "kind": k, "step": st, "from_state": o,
+             "to_state": n, "outcome": out, "actor": actor.label, "role": actor.role, "comment": c, "at": at}
+            for k, st, o, n, out, c in rows
+        ])
+
+    def _audit(self, conn: Connection, actor: Actor, action: str, request_id: str | None, detail: dict,
+               origin: str | None, at: datetime) -> None:
+        conn.execute(tables.audit_log.insert(), {
+            "at": at, "actor": actor.label, "role": actor.role, "action": action, "request_id": request_id,
+            "origin": origin or _ORIGIN, "detail": detail,
+        })
+
+    def _agent_values(self, var: str, actor: Actor) -> dict[str, Any]:
+        return {var: Id(actor.prov_id), f"{var}Name": actor.name, f"{var}Email": actor.email}
+
+    def _software_values(self) -> dict[str, Any]:
+        return {"software": Id(ids.software_id()), "softwareVersion": __version__}
+
+    def _submission_values(self, record: dict, actor: Actor, at: datetime, previous: int | None,
+                           content_digest: str) -> dict[str, Any]:
+        request_id, revision = record["id"], record["revision"]
+        schema = record["schema"]
+        provider = record["provider"]
+        return {
+            "activity": Id(ids.step_id(request_id, "request", revision)),
+            "request": Id(ids.revision_id(request_id, revision)),
+            "previous": Id(ids.revision_id(request_id, previous)) if previous else None,
+            "revision": revision,
+            "title": pick(record["metadata"]["project_descriptive"]["title"], self.config.languages),
+            "digest": content_digest,
+            "reviewState": record["review_state"],
+            "schema": Id(f"docket:schema/{schema['version'] or 'unversioned'}/request"),
+            "schemaVersion": schema["version"],
+            "provider": Id(ids.person_id(provider.get("email"), provider.get("orcid"), provider["name"])),
+            "providerName": provider["name"],
+            "providerEmail": provider.get("email"),
+            **self._software_values(),
+            "startTime": at,
+            "endTime": at,
+        }
+
+    def _record_prov(self, conn: Connection, request_id: str, step: str, template: str, values: dict[str, Any],
+                     n: int | None = None) -> None:
+        n = n or (values["revision"] if step == "request" else self._next_step_n(conn, request_id, step))
+        expanded = self.recorder.expand(template, request_id, step, n, values)
+        try:
+            conn.execute(tables.prov_bundles.insert(), {
+                "request_id": request_id, "step": step, "n": n, "bundle_id": expanded.bundle_id,
+                "template": expanded.template, "template_digest": expanded.template_digest,
+                "bundle": expanded.bundle, "bindings": expanded.bindings, "created_date": now(),
+            })
+        except IntegrityError as exc:
+            raise Conflict(f"{request_id}: step {step} #{n} was recorded by someone else first; try again") from exc
+
+
+def resolve_locations(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Relative file locations in a request file are relative to that file (as in a Frictionless
+    descriptor); store them as absolute ``file:`` URLs so they mean the same thing later."""
+    files = doc.get("files")
+    if not isinstance(files, list):
+        return doc
+    out = []
+    for entry in files:
+        loc = entry.get("location") if isinstance(entry, dict) else None
+        if isinstance(loc, str) and loc and "://" not in loc and not loc.startswith("/") and ":" not in loc[:3]:
+            entry = {**entry, "location": (folder / loc).resolve().as_uri()}
+        out.append(entry)
+    return {**doc, "files": out}
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """Digest of a revision's content (without the audit fields, which change on every write)."""
+    skip = {"created_by", "created_date", "last_modified_by", "last_modified_date"}
+    return digest({k: v for k, v in record.items() if k not in skip})
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # SQLite gives back naive datetimes; they were stored as UTC
+            value = value.replace(tzinfo=UTC)
+        return value.isoformat()
+    return value
+

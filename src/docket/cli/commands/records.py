@@ -1,0 +1,123 @@
+"""Commands on ingest records: submit, revise, review, list, show, history."""
+
+from __future__ import annotations
+
+import argparse
+
+from docket.cli.context import actor_from, add_actor_flags, open_docket
+from docket.cli.output import add_json_flag, emit
+from docket.workflow import REVIEW_STATES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("submit", help="submit a request (JSON file); prints its new id")
+    p.add_argument("file", help="the request as JSON")
+    add_json_flag(p)
+    p.set_defaults(func=submit)
+
+    p = sub.add_parser("revise", help="store a new revision of a request (back to draft)")
+    p.add_argument("id")
+    p.add_argument("file", help="the edited request as JSON")
+    p.add_argument("--expect-revision", type=int, help="refuse (exit 4) unless the request is at this revision")
+    p.add_argument("--minor", action="store_true", help="a declared minor edit: an approved record stays approved")
+    add_actor_flags(p, "provider")
+    add_json_flag(p)
+    p.set_defaults(func=revise)
+
+    p = sub.add_parser("review", help="move a request's review state (approve, reject, withdraw, retire)")
+    p.add_argument("id")
+    p.add_argument("state", choices=[s for s in REVIEW_STATES if s != "draft"] + ["draft"])
+    p.add_argument("--comment", "-m")
+    p.add_argument("--expect-revision", type=int)
+    add_actor_flags(p, "reviewer")
+    add_json_flag(p)
+    p.set_defaults(func=review)
+
+    p = sub.add_parser("list", help="list requests")
+    p.add_argument("--status", choices=REVIEW_STATES, help="only requests in this review state")
+    p.add_argument("--limit", type=int)
+    add_json_flag(p)
+    p.set_defaults(func=list_)
+
+    p = sub.add_parser("show", help="show a request (ID or ID.REVISION)")
+    p.add_argument("id")
+    add_json_flag(p)
+    p.set_defaults(func=show)
+
+    p = sub.add_parser("history", help="every transition of a request: who, when, from, to, comment")
+    p.add_argument("id")
+    add_json_flag(p)
+    p.set_defaults(func=history)
+
+
+def submit(args: argparse.Namespace) -> int:
+    with open_docket(args) as d:
+        result = d.submit(args.file)
+    emit(args, result, result["id"])
+    return 0
+
+
+def revise(args: argparse.Namespace) -> int:
+    with open_docket(args) as d:
+        result = d.revise(args.id, args.file, actor=actor_from(args) if args.actor else None,
+                          expected_revision=args.expect_revision, minor=args.minor)
+    emit(args, result, f"{result['id']}.{result['revision']}")
+    return 0
+
+
+def review(args: argparse.Namespace) -> int:
+    with open_docket(args) as d:
+        result = d.review(args.id, args.state, actor=actor_from(args), comment=args.comment,
+                          expected_revision=args.expect_revision)
+    emit(args, result, f"{result['id']}: {result['review_state']}")
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    with open_docket(args) as d:
+        rows = d.list(status=args.status, limit=args.limit)
+    lines = [f"{'ID':<16} {'REV':>3}  {'STATE':<10} {'QA':<16} TITLE"]
+    for r in rows:
+        qa = r["steps"].get("qa", {})
+        qa_text = qa.get("status", "") + (f"/{qa['outcome']}" if qa.get("outcome") else "")
+        lines.append(f"{r['id']:<16} {r['revision']:>3}  {r['review_state']:<10} {qa_text:<16} {r['title'][:60]}")
+    emit(args, rows, "\n".join(lines) if rows else "no requests")
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    from docket.text import pick
+
+    with open_docket(args) as d:
+        doc = d.get(args.id)
+        langs = d.config.languages
+    md = doc["metadata"]
+    lines = [
+        f"{doc['id']}.{doc['revision']}  [{doc['review_state']}]",
+        f"title:    {pick(md['project_descriptive']['title'], langs)}",
+        f"provider: {doc['provider']['name']} <{doc['provider'].get('email', '')}>",
+        f"licence:  {md['dataset_administrative']['licence']}",
+        "steps:    " + ", ".join(
+            f"{s}={v['status']}" + (f"/{v['outcome']}" if v.get("outcome") else "") for s, v in doc["steps"].items()
+        ),
+        "files:",
+        *(f"  - {f['name']}  {f['location']}" + (f"  ({f['size']} bytes)" if "size" in f else "") for f in doc["files"]),
+        f"schema:   {doc['schema']['id']} (version {doc['schema']['version']})",
+        f"created:  {doc['created_date']} by {doc['created_by']}",
+        f"modified: {doc['last_modified_date']} by {doc['last_modified_by']}",
+    ]
+    emit(args, doc, "\n".join(lines))
+    return 0
+
+
+def history(args: argparse.Namespace) -> int:
+    with open_docket(args) as d:
+        rows = d.history(args.id)
+    lines = []
+    for h in rows:
+        what = f"{h['kind']}" + (f" {h['step']}" if h["step"] else "")
+        change = f"{h['from'] or '-'} -> {h['to']}" + (f" ({h['outcome']})" if h["outcome"] else "")
+        note = f"  \"{h['comment']}\"" if h["comment"] else ""
+        lines.append(f"{h['at']}  rev {h['revision']}  {what:<16} {change:<32} {h['actor']} [{h['role']}]{note}")
+    emit(args, rows, "\n".join(lines))
+    return 0

@@ -1,0 +1,151 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them.
+
+One row per request (its current state) and one per revision of its document; status history,
+PROV bundles (one row per step instance, so appending a step never rewrites a request's earlier
+provenance), the resource registry of files, jobs and the audit log.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("project", String(32), primary_key=True),
+    Column("last_number", Integer, nullable=False),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("project", String(32), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("review_state", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("provider", String(320), nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("version", Integer, nullable=False),  # optimistic lock: bumped by every write
+    Column("created_date", DateTime(timezone=True), nullable=False),
+    Column("last_modified_date", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("project", "number", name="uq_requests_project_number"),
+    Index("ix_requests_review_state", "review_state"),
+)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("request_id", String(48), ForeignKey("requests.id"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("document", JSON, nullable=False),
+    Column("schema_id", String(300), nullable=False),
+    Column("schema_version", String(32), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_by", String(320), nullable=False),
+    Column("created_date", DateTime(timezone=True), nullable=False),
+)
+
+status_history = Table(
+    "status_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(48), ForeignKey("requests.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),  # "review" or "step"
+    Column("step", String(16)),
+    Column("from_state", String(24)),
+    Column("to_state", String(24), nullable=False),
+    Column("outcome", String(16)),
+    Column("actor", String(320), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("comment", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_status_history_request", "request_id", "id"),
+)
+
+prov_bundles = Table(
+    "prov_bundles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(48), ForeignKey("requests.id"), nullable=False),
+    Column("step", String(16), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("bundle_id", String(500), nullable=False),
+    Column("template", String(100), nullable=False),
+    Column("template_digest", String(64), nullable=False),
+    Column("bundle", JSON, nullable=False),  # PROV-JSON of the expanded bundle
+    Column("bindings", JSON, nullable=False),  # PROV-Template bindings that reproduce it
+    Column("created_date", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("request_id", "step", "n", name="uq_prov_bundles_step_n"),
+    Index("ix_prov_bundles_request", "request_id", "id"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(48), ForeignKey("requests.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("location", Text),  # where docket keeps it, once transferred
+    Column("size", BigInteger),
+    Column("md5", String(32)),
+    Column("sha256", String(64)),
+    Column("media_type", String(100)),
+    Column("encoding", String(40)),
+    Column("rows", BigInteger),
+    Column("status", String(16), nullable=False),  # declared, stored, failed
+    Column("detail", Text),
+    Column("updated_date", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("request_id", "revision", "name", name="uq_files_request_revision_name"),
+    Index("ix_files_sha256", "sha256"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # qa, doi, transfer, notify
+    Column("request_id", String(48), ForeignKey("requests.id")),
+    Column("status", String(16), nullable=False),  # queued, running, done, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("payload", JSON, nullable=False),
+    Column("result", JSON),
+    Column("created_date", DateTime(timezone=True), nullable=False),
+    Column("updated_date", DateTime(timezone=True), nullable=False),
+    Index("ix_jobs_status_next", "status", "next_try"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("request_id", String(48)),
+    Column("origin", String(300), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_request", "request_id"),
+)

@@ -1,0 +1,281 @@
+"""JSON Schema resolution and validation of docket's documents.
+
+Every document docket stores is checked here first, so the CLI, the importer and the forms can
+never disagree: they all call :class:`SchemaSet`. Schemas are found by file name: one in the
+instance's ``schemas/`` folder overrides the packaged one of the same name, and the id and version
+that were really used are reported with every validation so they can be stored with the record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from docket.errors import InstanceError, InvalidDocument, Problem
+from docket.resources import schema_dir
+
+SUFFIX = ".schema.json"
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$")
+
+format_checker = FormatChecker()
+
+
+@format_checker.checks("email")
+def _is_email(value: object) -> bool:
+    """Stricter than jsonschema's default (which only looks for an @): a domain with a dot."""
+    return not isinstance(value, str) or bool(_EMAIL.match(value))
+
+
+def orcid_checksum_ok(orcid: str) -> bool:
+    """ISO 7064 11-2 check digit of an ORCID iD, as ORCID documents it."""
+    digits = orcid.replace("-", "")
+    total = 0
+    for ch in digits[:-1]:
+        total = (total + int(ch)) * 2
+    check = (12 - total % 11) % 11
+    return digits[-1] == ("X" if check == 10 else str(check))
+
+
+@format_checker.checks("orcid")
+def _is_orcid(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    match = _ORCID.match(value)
+    return bool(match) and orcid_checksum_ok(match.group(1))
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """``$.metadata.files[0].name`` from a sequence of keys and indexes."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(part)):
+            out += f".{part}"
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+def _problem(error: ValidationError) -> Problem:
+    """A jsonschema error as a Problem whose path names the offending field itself."""
+    path = list(error.absolute_path)
+    message = error.message
+    if error.validator == "required":
+        match = re.match(r"'(.+)' is a required property", message)
+        if match:
+            path.append(match.group(1))
+            message = "is required"
+    elif error.validator in ("additionalProperties", "unevaluatedProperties"):
+        match = re.search(r"\('(.+)' (?:was|were) unexpected\)", message)
+        if match:
+            names = match.group(1).split("', '")
+            path.append(names[0])
+            message = "is not a known field" if len(names) == 1 else f"unknown fields: {', '.join(names)}"
+    elif error.validator == "oneOf" and error.context:
+        # Pick the alternative that got furthest, so "title" says why, not just "not valid".
+        best = max(error.context, key=lambda e: len(list(e.absolute_path)))
+        return _problem(best) if list(best.absolute_path) != path else Problem(json_path(path), best.message)
+    elif error.validator == "format":
+        message = f"{error.instance!r} is not a valid {error.validator_value}"
+    elif error.validator == "enum":
+        message = f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    return Problem(json_path(path), message)
+
+
+# Rules JSON Schema cannot say (an end after its start); each yields Problems for a document.
+Rule = Callable[[dict], Iterator[Problem]]
+RULES: dict[str, list[Rule]] = {}
+
+
+def rule(schema_name: str) -> Callable[[Rule], Rule]:
+    """Register a cross-field rule for documents of ``schema_name``."""
+
+    def deco(fn: Rule) -> Rule:
+        RULES.setdefault(schema_name, []).append(fn)
+        return fn
+
+    return deco
+
+
+def _dig(doc: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc
+
+
+@rule("request")
+def _coverage_in_order(doc: dict) -> Iterator[Problem]:
+    temporal = _dig(doc, "metadata", "experiment_contextual", "temporal_coverage") or {}
+    try:
+        start, end = date.fromisoformat(temporal["start"]), date.fromisoformat(temporal["end"])
+    except (KeyError, TypeError, ValueError):
+        start = end = None
+    if start and end and end < start:
+        yield Problem(
+            "$.metadata.experiment_contextual.temporal_coverage.end",
+            f"end {temporal['end']} is before start {temporal['start']}",
+        )
+    spatial = _dig(doc, "metadata", "experiment_contextual", "spatial_coverage") or {}
+    south, north = spatial.get("south"), spatial.get("north")
+    if isinstance(south, int | float) and isinstance(north, int | float) and south > north:
+        yield Problem(
+            "$.metadata.experiment_contextual.spatial_coverage.south",
+            f"south {south} is north of north {north}",
+        )
+
+
+@rule("request")
+def _file_names_unique(doc: dict) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for i, entry in enumerate(doc.get("files") or []):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                yield Problem(f"$.files[{i}].name", f"file name {name!r} appears twice")
+            seen.add(name)
+
+
+@dataclass(frozen=True)
+class SchemaInfo:
+    """Which schema was used: its name, ``$id``, version and where it came from."""
+
+    name: str
+    id: str
+    version: str
+    source: str  # "packaged" or "instance"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "version": self.version, "source": self.source}
+
+
+class SchemaSet:
+    """The packaged schemas with an instance's overrides laid over them."""
+
+    def __init__(self, override_dir: Path | None = None) -> None:
+        self._schemas: dict[str, dict] = {}
+        self._info: dict[str, SchemaInfo] = {}
+        self._aliases: dict[str, str] = {}
+        packaged_ids: dict[str, str] = {}
+        for path in sorted(schema_dir().glob(f"*{SUFFIX}")):
+            name = path.name[: -len(SUFFIX)]
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            packaged_ids[name] = schema["$id"]
+            self._add(name, schema, "packaged")
+        if override_dir and override_dir.is_dir():
+            for path in sorted(override_dir.glob(f"*{SUFFIX}")):
+                name = path.name[: -len(SUFFIX)]
+                try:
+                    schema = json.loads(path.read_text(encoding="utf-8"))
+                    Draft202012Validator.check_schema(schema)
+                except (OSError, ValueError) as exc:
+                    raise InstanceError(f"schema override {path.name} is not valid JSON: {exc}") from exc
+                except Exception as exc:  # jsonschema.SchemaError: a broken override
+                    raise InstanceError(f"schema override {path.name} is not a valid JSON Schema: {exc}") from exc
+                schema.setdefault("$id", packaged_ids.get(name, f"urn:docket:instance-schema:{name}"))
+                self._add(name, schema, "instance", packaged_ids.get(name))
+        self._validators: dict[str, Draft202012Validator] = {}
+        self._fast: dict[str, Any] = {}
+
+    def _add(self, name: str, schema: dict, source: str, also_as: str | None = None) -> None:
+        self._schemas[name] = schema
+        self._info[name] = SchemaInfo(name, schema["$id"], str(schema.get("version", "")), source)
+        if also_as and also_as != schema["$id"]:
+            # Other schemas refer to the packaged URI; point it at the override.
+            self._aliases[also_as] = name
+
+    @cached_property
+    def registry(self) -> Registry:
+        resources = [(s["$id"], Resource.from_contents(s, default_specification=DRAFT202012)) for s in self._schemas.values()]
+        resources += [
+            (uri, Resource.from_contents(self._schemas[name], default_specification=DRAFT202012))
+            for uri, name in self._aliases.items()
+        ]
+        return Registry().with_resources(resources)
+
+    def names(self) -> list[str]:
+        return sorted(self._schemas)
+
+    def schema(self, name: str) -> dict:
+        return self._schemas[name]
+
+    def info(self, name: str) -> SchemaInfo:
+        return self._info[name]
+
+    def validator(self, name: str) -> Draft202012Validator:
+        """A cached validator for ``name``, or for a part of it written ``name#/$defs/x``."""
+        if name not in self._validators:
+            base, _, pointer = name.partition("#")
+            schema = self._schemas[base]
+            if pointer:
+                schema = {"$ref": f"{schema['$id']}#{pointer}"}
+            self._validators[name] = Draft202012Validator(schema, registry=self.registry, format_checker=format_checker)
+        return self._validators[name]
+
+    def fast_validator(self, name: str) -> Any:
+        """A compiled (Rust) validator of the same schemas, to say yes or no quickly.
+
+        jsonschema-rs answers "valid?" a hundred times faster than jsonschema, which matters on
+        every write; the error messages and paths still come from jsonschema, so they are the
+        same everywhere (form, importer, CLI).
+        """
+        if name not in self._fast:
+            base, _, pointer = name.partition("#")
+            schema = self._schemas[base]
+            if pointer:
+                schema = {"$schema": schema["$schema"], "$ref": f"{schema['$id']}#{pointer}"}
+            registry = jsonschema_rs.Registry(
+                [(s["$id"], s) for s in self._schemas.values()]
+                + [(uri, self._schemas[n]) for uri, n in self._aliases.items()]
+            )
+            self._fast[name] = jsonschema_rs.validator_for(
+                schema, registry=registry, validate_formats=True,
+                formats={"email": _is_email, "orcid": _is_orcid},
+            )
+        return self._fast[name]
+
+    def problems(self, name: str, document: Any) -> list[Problem]:
+        """Every error in ``document`` against schema ``name``, each with its JSON path."""
+        found: list[Problem] = []
+        if not self.fast_validator(name).is_valid(document):
+            found = [_problem(e) for e in self.validator(name).iter_errors(document)]
+            if not found:  # the two engines disagree: trust the stricter one, say where
+                found = [Problem(json_path(e.instance_path), e.message)
+                         for e in self.fast_validator(name).iter_errors(document)]
+        if isinstance(document, dict):
+            for check in RULES.get(name.partition("#")[0], []):
+                found.extend(check(document))
+        unique = list(dict.fromkeys(found))
+        return sorted(unique, key=lambda p: p.where)
+
+    def validate(self, name: str, document: Any, what: str = "document") -> SchemaInfo:
+        """Raise :class:`InvalidDocument` listing every error, or return the schema used."""
+        problems = self.problems(name, document)
+        if problems:
+            count = f"{len(problems)} error{'s' if len(problems) > 1 else ''}"
+            raise InvalidDocument(f"{what} is not a valid {name.partition('#')[0]} ({count})", problems)
+        return self.info(name.partition("#")[0])
+
+    def provenance(self, name: str) -> dict:
+        """The id and version of ``name`` and of every schema it may use, for storing."""
+        top = self.info(name)
+        return {
+            "id": top.id,
+            "version": top.version,
+            "parts": {n: self.info(n).as_dict() for n in self.names() if n != name},
+        }

@@ -1,0 +1,95 @@
+"""The workflow of an ingest request: six steps, their statuses, and the review state machine.
+
+Transitions are enforced here, by role, so that no form, importer or script can skip one: the
+API calls :func:`check_review_transition` and :func:`check_step_change` before it writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docket.errors import BadInput, Refused
+
+# step -> the PROV activity (and template) that records it
+STEPS: dict[str, str] = {
+    "request": "submission",
+    "review": "review",
+    "transfer": "transfer",
+    "qa": "qa-run",
+    "publication": "publication",
+    "archive": "archiving",
+}
+STATUSES = ("open", "in-progress", "action-required", "paused", "closed")
+OUTCOMES = ("accepted", "rejected", "failed", "done")
+REVIEW_STATES = ("draft", "submitted", "approved", "rejected", "retired")
+ROLES = ("provider", "reviewer", "data-manager", "system")
+
+# (from, to) -> roles allowed
+REVIEW_TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("draft", "submitted"): frozenset({"provider", "data-manager"}),
+    ("submitted", "draft"): frozenset({"provider", "data-manager"}),  # withdrawn to edit
+    ("submitted", "approved"): frozenset({"reviewer", "data-manager"}),
+    ("submitted", "rejected"): frozenset({"reviewer", "data-manager"}),
+    ("rejected", "draft"): frozenset({"provider", "data-manager"}),
+    ("approved", "retired"): frozenset({"data-manager"}),
+}
+
+# Which roles may move which step; "system" runs transfer, qa and archive.
+STEP_ROLES: dict[str, frozenset[str]] = {
+    "request": frozenset({"provider", "data-manager"}),
+    "review": frozenset({"reviewer", "data-manager"}),
+    "transfer": frozenset({"system", "data-manager"}),
+    "qa": frozenset({"system", "data-manager"}),
+    "publication": frozenset({"data-manager"}),
+    "archive": frozenset({"system", "data-manager"}),
+}
+
+
+def initial_steps() -> dict[str, dict[str, str]]:
+    """A freshly submitted request: the request step done, review waiting, the rest open."""
+    steps = {step: {"status": "open"} for step in STEPS}
+    steps["request"] = {"status": "closed", "outcome": "done"}
+    return steps
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise BadInput(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+
+
+def check_review_transition(current: str, target: str, role: str) -> None:
+    """Refuse (exit 3) a review transition the state machine or the role does not allow."""
+    check_role(role)
+    if target not in REVIEW_STATES:
+        raise BadInput(f"unknown review state {target!r}; states are {', '.join(REVIEW_STATES)}")
+    allowed = REVIEW_TRANSITIONS.get((current, target))
+    if allowed is None:
+        nexts = sorted(t for (f, t) in REVIEW_TRANSITIONS if f == current)
+        hint = f"from {current} it can go to {', '.join(nexts)}" if nexts else f"{current} is final"
+        raise Refused(f"a request cannot go from {current} to {target}: {hint}")
+    if role not in allowed:
+        raise Refused(f"role {role} may not move a request from {current} to {target} (allowed: {', '.join(sorted(allowed))})")
+
+
+@dataclass(frozen=True)
+class StepChange:
+    step: str
+    status: str
+    outcome: str | None = None
+
+
+def check_step_change(change: StepChange, role: str, review_state: str) -> None:
+    """Refuse a step change that its role may not make, or that the request's state forbids."""
+    check_role(role)
+    if change.step not in STEPS:
+        raise BadInput(f"unknown step {change.step!r}; steps are {', '.join(STEPS)}")
+    if change.status not in STATUSES:
+        raise BadInput(f"unknown status {change.status!r} for step {change.step}; statuses are {', '.join(STATUSES)}")
+    if change.outcome is not None and change.outcome not in OUTCOMES:
+        raise BadInput(f"unknown outcome {change.outcome!r}; outcomes are {', '.join(OUTCOMES)}")
+    if (change.status == "closed") != (change.outcome is not None):
+        raise BadInput(f"step {change.step}: an outcome is given exactly when the status is closed")
+    if role not in STEP_ROLES[change.step]:
+        raise Refused(f"role {role} may not change the {change.step} step (allowed: {', '.join(sorted(STEP_ROLES[change.step]))})")
+    if change.step in ("transfer", "qa", "publication", "archive") and review_state != "approved":
+        raise Refused(f"the {change.step} step needs an approved request; this one is {review_state}")
