@@ -174,8 +174,10 @@ def test_review_roles_revisions_and_conflicts(dk) -> None:
     assert dk.get(f"{request_id}.1")["revision"] == 1
     dk.review(request_id, "submitted", actor=provider)
     dk.review(request_id, "approved", actor=reviewer)
-    step = dk.set_step(request_id, "qa", "in-progress")
-    assert step["activity"] == f"docket:{request_id}/qa/1"
+    with pytest.raises(Refused, match="needs transfer closed/done"):
+        dk.set_step(request_id, "qa", "in-progress")  # errors in transfer block qa
+    step = dk.set_step(request_id, "transfer", "in-progress")
+    assert step["activity"] == f"docket:{request_id}/transfer/1"
     states = [(h["kind"], h["to"]) for h in dk.history(request_id)]
     assert ("review", "approved") in states and ("step", "in-progress") in states
     with pytest.raises(Refused):

@@ -350,6 +350,7 @@ class Docket:
             check_review_transition(row.review_state, to_state, actor.role)
             if to_state == "rejected" and not comment:
                 raise BadInput("a rejection needs a comment that tells the provider what to change")
+            self._history(conn, request_id, row.revision, "review", None, row.review_state, to_state, None, actor, at, comment)
             steps = copy.deepcopy(row.steps)
             step_outcome = {"approved": ("closed", "accepted"), "rejected": ("action-required", None)}.get(to_state)
             if step_outcome:
@@ -360,7 +361,6 @@ class Docket:
                 self._history(conn, request_id, row.revision, "step", "review", old, step_outcome[0],
                               step_outcome[1], actor, at, comment)
             self._update_request(conn, row, review_state=to_state, steps=steps, at=at)
-            self._history(conn, request_id, row.revision, "review", None, row.review_state, to_state, None, actor, at, comment)
             self._audit(conn, actor, "review", request_id, {"from": row.review_state, "to": to_state}, origin, at)
             n = self._next_step_n(conn, request_id, "review")
             self._record_prov(conn, request_id, "review", "review", {
@@ -388,7 +388,8 @@ class Docket:
     ) -> dict[str, Any]:
         """Change one step's status, and record it in PROV with that step's template.
 
-        ``prov_values`` binds the template's variables beyond those docket fills itself;
+        ``prov_values`` binds the template's variables beyond those docket fills itself (or is a
+        function of the step instance number ``n`` returning them, for ids that contain it);
         ``write(conn, request_row)`` lets a caller add its own rows (e.g. the resource registry)
         to the same transaction. Returns the step instance id.
         """
@@ -398,7 +399,7 @@ class Docket:
         at = now()
         with self.store.transaction() as conn:
             row = self._request_row(conn, request_id)
-            check_step_change(change, actor.role, row.review_state)
+            check_step_change(change, actor.role, row.review_state, row.steps)
             steps = copy.deepcopy(row.steps)
             old = steps.get(step, {}).get("status")
             steps[step] = {"status": status, **({"outcome": outcome} if outcome else {}),
@@ -415,11 +416,18 @@ class Docket:
                 "revision": row.revision,
                 "outcome": outcome, "startTime": at, "endTime": at,
                 **self._software_values(),
-                **(prov_values or {}),
+                **((prov_values(n) if callable(prov_values) else prov_values) or {}),
             }
+            values["endTime"] = at
             self._record_prov(conn, request_id, step, STEPS[step], values, n=n)
         return {"id": request_id, "step": step, "n": n, "status": status, "outcome": outcome,
                 "activity": ids.step_id(request_id, step, n)}
+
+    def transfer(self, request_id: str, *, actor: Actor | None = None, progress: bool = False) -> dict[str, Any]:
+        """Fetch the request's files into the instance (see :mod:`docket.steps.transfer`)."""
+        from docket.steps.transfer import run_transfer
+
+        return run_transfer(self, request_id, actor=actor, progress=progress)
 
     # -- internals --------------------------------------------------------------------------
 

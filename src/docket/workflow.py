@@ -78,7 +78,17 @@ class StepChange:
     outcome: str | None = None
 
 
-def check_step_change(change: StepChange, role: str, review_state: str) -> None:
+# Steps that must have ended well before a step may start: errors in transfer or qa block
+# publication, and only a published dataset is archived.
+PRECONDITIONS: dict[str, tuple[str, ...]] = {
+    "qa": ("transfer",),
+    "publication": ("transfer", "qa"),
+    "archive": ("publication",),
+}
+
+
+def check_step_change(change: StepChange, role: str, review_state: str,
+                      steps: dict[str, dict] | None = None) -> None:
     """Refuse a step change that its role may not make, or that the request's state forbids."""
     check_role(role)
     if change.step not in STEPS:
@@ -93,3 +103,9 @@ def check_step_change(change: StepChange, role: str, review_state: str) -> None:
         raise Refused(f"role {role} may not change the {change.step} step (allowed: {', '.join(sorted(STEP_ROLES[change.step]))})")
     if change.step in ("transfer", "qa", "publication", "archive") and review_state != "approved":
         raise Refused(f"the {change.step} step needs an approved request; this one is {review_state}")
+    if steps is not None and change.status in ("in-progress", "closed"):
+        for before in PRECONDITIONS.get(change.step, ()):
+            state = steps.get(before, {})
+            if not (state.get("status") == "closed" and state.get("outcome") == "done"):
+                found = state.get("status", "open") + (f"/{state['outcome']}" if state.get("outcome") else "")
+                raise Refused(f"the {change.step} step needs {before} closed/done first; {before} is {found}")
