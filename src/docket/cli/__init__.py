@@ -15,6 +15,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from docket import __version__
 from docket.cli import commands
 from docket.errors import BadInput, DocketError
@@ -67,6 +69,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("docket: interrupted", file=sys.stderr)
         return 130
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"docket: store error, nothing was changed: {reason}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"docket: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the last net: a user sees one line, a developer can ask for more
+        if os.environ.get("DOCKET_DEBUG"):
+            raise
+        print(f"docket: internal error ({type(exc).__name__}: {exc}); set DOCKET_DEBUG=1 for the traceback",
+              file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,6 +46,13 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _unavailable(store: Store, exc: BaseException) -> StoreUnavailable:
+    reason = _describe(exc)
+    if "readonly" in reason or "read-only" in reason:
+        return StoreUnavailable(f"the store {store.url} is read-only for this user ({reason}); nothing was changed")
+    return StoreUnavailable(f"the store is unavailable ({store.dialect}): {reason}")
+
+
 def _describe(exc: BaseException) -> str:
     text_ = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text_[0] if text_ else type(exc).__name__
@@ -84,7 +91,7 @@ class Store:
             with self.engine.connect() as conn:
                 yield conn
         except OperationalError as exc:
-            raise StoreUnavailable(f"the store is unavailable ({self.dialect}): {_describe(exc)}") from exc
+            raise _unavailable(self, exc) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -95,7 +102,7 @@ class Store:
                 with conn.begin():
                     yield conn
         except OperationalError as exc:
-            raise StoreUnavailable(f"the store is unavailable ({self.dialect}): {_describe(exc)}") from exc
+            raise _unavailable(self, exc) from exc
 
     def create_schema(self) -> None:
         if not self.schema:
@@ -123,7 +130,7 @@ class Store:
             with self.engine.begin() as conn:
                 command.upgrade(alembic_config(conn), "head")
         except OperationalError as exc:
-            raise StoreUnavailable(f"the store is unavailable ({self.dialect}): {_describe(exc)}") from exc
+            raise _unavailable(self, exc) from exc
 
     def ensure_current(self) -> None:
         if self.current() != self.head():
