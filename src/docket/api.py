@@ -123,6 +123,13 @@ class Docket:
             raise NotFound(f"no request {request_id!r} in this instance")
         return row
 
+    def _rows_of(self, table: Any, ref: str) -> list[Any]:
+        """All rows of ``table`` that belong to a request (which must exist), oldest first."""
+        request_id, _ = parse_ref(ref)
+        with self.store.connect() as conn:
+            self._request_row(conn, request_id)
+            return conn.execute(select(table).where(table.c.request_id == request_id).order_by(table.c.id)).all()
+
     def get(self, ref: str, revision: int | None = None) -> dict[str, Any]:
         """The document of a request (its current revision, or the one asked for)."""
         request_id, rev = parse_ref(ref)
@@ -168,11 +175,7 @@ class Docket:
 
     def history(self, request_id: str) -> list[dict[str, Any]]:
         """Every transition of a request, oldest first: who, when, from, to, comment."""
-        request_id, _ = parse_ref(request_id)
-        h = tables.status_history
-        with self.store.connect() as conn:
-            self._request_row(conn, request_id)
-            rows = conn.execute(select(h).where(h.c.request_id == request_id).order_by(h.c.id)).all()
+        rows = self._rows_of(tables.status_history, request_id)
         return [
             {
                 "at": _iso(r.at),
@@ -220,11 +223,7 @@ class Docket:
 
     def prov_bundles(self, request_id: str) -> list[dict[str, Any]]:
         """The request's PROV bundles in order, each with the template and bindings behind it."""
-        request_id, _ = parse_ref(request_id)
-        p = tables.prov_bundles
-        with self.store.connect() as conn:
-            self._request_row(conn, request_id)
-            rows = conn.execute(select(p).where(p.c.request_id == request_id).order_by(p.c.id)).all()
+        rows = self._rows_of(tables.prov_bundles, request_id)
         return [
             {"bundle_id": r.bundle_id, "step": r.step, "n": r.n, "template": r.template,
              "template_digest": r.template_digest, "bundle": r.bundle, "bindings": r.bindings,
