@@ -51,7 +51,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 def instance_dir(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Path:
     """A new instance folder on the parametrised backend; returns its path."""
     folder = tmp_path / "inst"
-    kwargs: dict = {"project": "ocean", "base_uri": "https://data.example.org/ocean/"}
+    kwargs: dict = {"project": "ocean", "base_uri": "https://data.example.org/ocean/",
+                    "local_roots": ["inbox", str(EXAMPLES)]}
     if backend == "postgresql":
         kwargs.update(store_url=PG_URL, store_schema=request.getfixturevalue("pg_schema"))
     docket.init(folder, **kwargs).close()

@@ -28,7 +28,8 @@ def run_demo(folder: str | Path, say: Say = print) -> dict:
     root = Path(folder)
     examples = data_dir("examples")
     _stage(say, "Create an instance (SQLite and local files)", f"docket init {root} --project demo")
-    docket = Docket.init(root, project="demo", base_uri="https://data.example.org/demo/")
+    docket = Docket.init(root, project="demo", base_uri="https://data.example.org/demo/",
+                         local_roots=["inbox", str(examples)])
     say(f"   instance {docket.instance.root}, store {docket.store.dialect}")
     ids: dict[str, str] = {}
     try:
@@ -61,6 +62,12 @@ def run_demo(folder: str | Path, say: Say = print) -> dict:
             _stage(say, f"The reviewer approves {request_id}", f"docket review {request_id} approved --role reviewer")
             docket.review(request_id, "approved", actor=reviewer, comment="Complete and consistent.")
             say(f"   {request_id}: approved")
+
+        for request_id in ids.values():
+            _stage(say, f"docket fetches the files of {request_id}", f"docket transfer {request_id}")
+            moved = docket.transfer(request_id)
+            for f in moved["files"]:
+                say(f"   {f['name']:<28} {f['size']:>7} bytes  sha256 {f['sha256'][:16]}...")
 
         first = next(iter(ids.values()))
         _stage(say, f"History of {soil or first}", f"docket history {soil or first}")

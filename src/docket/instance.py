@@ -19,7 +19,7 @@ import tomli_w
 from docket.errors import BadInput, InstanceError
 
 CONFIG_NAME = "docket.toml"
-FOLDERS = ("schemas", "files", "runs", "prov_templates")
+FOLDERS = ("schemas", "files", "runs", "prov_templates", "inbox")
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 DEFAULT_LANGUAGES = ["en", "fr", "de"]
 
@@ -37,6 +37,10 @@ class Config:
     limits: dict[str, int] = field(default_factory=dict)
     smtp: dict[str, Any] = field(default_factory=dict)
     datacite: dict[str, Any] = field(default_factory=dict)
+    # Local folders a request's file paths may point into (relative to the instance); a request
+    # naming any other local path is refused, so a provider cannot make docket read /etc.
+    local_roots: list[str] = field(default_factory=lambda: ["inbox"])
+    transfer_timeout: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_toml(self) -> dict[str, Any]:
@@ -48,6 +52,7 @@ class Config:
             "store": store,
             "severities": self.severities,
             "limits": self.limits,
+            "transfer": {"local_roots": self.local_roots, "timeout": self.transfer_timeout},
         }
         if self.smtp:
             out["smtp"] = self.smtp
@@ -79,7 +84,13 @@ def parse_config(data: dict[str, Any], where: str) -> Config:
     store = data.get("store", {})
     if not isinstance(store, dict):
         raise InstanceError(f"{where}: [store] must be a table")
-    known = {"instance", "store", "severities", "limits", "smtp", "datacite"}
+    transfer = data.get("transfer", {})
+    if not isinstance(transfer, dict):
+        raise InstanceError(f"{where}: [transfer] must be a table")
+    roots = transfer.get("local_roots", ["inbox"])
+    if not (isinstance(roots, list) and all(isinstance(r, str) for r in roots)):
+        raise InstanceError(f"{where} [transfer]: local_roots must be a list of folders")
+    known = {"instance", "store", "severities", "limits", "smtp", "datacite", "transfer"}
     return Config(
         project=project,
         base_uri=base_uri,
@@ -90,6 +101,8 @@ def parse_config(data: dict[str, Any], where: str) -> Config:
         limits=dict(data.get("limits", {})),
         smtp=dict(data.get("smtp", {})),
         datacite=dict(data.get("datacite", {})),
+        local_roots=roots,
+        transfer_timeout=float(transfer.get("timeout", 60.0)),
         extra={k: v for k, v in data.items() if k not in known},
     )
 
@@ -114,6 +127,11 @@ class Instance:
         return self.root / "runs"
 
     @property
+    def local_roots(self) -> list[Path]:
+        """The folders local file locations must lie in, resolved against the instance."""
+        return [(self.root / r).resolve() for r in self.config.local_roots]
+
+    @property
     def templates_dir(self) -> Path:
         return self.root / "prov_templates"
 
@@ -135,6 +153,7 @@ class Instance:
         languages: list[str] | None = None,
         store_url: str | None = None,
         store_schema: str | None = None,
+        local_roots: list[str] | None = None,
     ) -> Instance:
         root = Path(path).resolve()
         if (root / CONFIG_NAME).exists():
@@ -155,6 +174,7 @@ class Instance:
             store_schema=store_schema,
             severities={},
             limits={"max_upload_bytes": 1 << 30, "max_transfer_bytes": 50 << 30},
+            local_roots=list(local_roots) if local_roots is not None else ["inbox"],
         )
         try:
             root.mkdir(parents=True, exist_ok=True)

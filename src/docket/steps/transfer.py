@@ -17,7 +17,7 @@ from docket.api import Actor, now, parse_ref
 from docket.errors import DocketError
 from docket.provenance.recorder import Id
 from docket.store import tables
-from docket.transfer import FetchedFile, SourceContext, fetch
+from docket.transfer import FetchedFile, SourceContext, fetch, remove_partials
 
 if TYPE_CHECKING:
     from docket.api import Docket
@@ -43,12 +43,9 @@ def run_transfer(docket: Docket, ref: str, *, actor: Actor | None = None, progre
     revision = doc["revision"]
     folder = request_folder(docket, request_id, revision)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_partials(folder)  # what a crashed earlier attempt may have left
     limits = docket.config.limits
-    roots = docket.config.extra.get("transfer", {}).get("local_roots")
-    ctx = SourceContext(
-        timeout=float(docket.config.extra.get("transfer", {}).get("timeout", 60)),
-        local_roots=[Path(r) for r in roots] if roots else None,
-    )
+    ctx = SourceContext(timeout=docket.config.transfer_timeout, local_roots=docket.instance.local_roots)
     started = now()
     fetched: list[FetchedFile] = []
     failures: list[dict[str, str]] = []

@@ -1,0 +1,413 @@
+"""Where files come from: a registry of transfer sources keyed by URL scheme.
+
+A source turns a location (a URL or a local path) into an open byte stream plus what the other
+side declared about it (length, content type). It does not hash, write or decide: that is
+:func:`docket.transfer.fetch.fetch`'s job, so a new source (sftp, s3, iRODS...) only has to
+open a stream and report truncation: ``register("s3", S3Source())``.
+
+The HTTP source uses :mod:`http.client` directly rather than urllib because urllib (like
+http.client's own ``read``) silently stops at Content-Length and accepts a connection closed
+before it: docket reads the body itself, counts the bytes and refuses both short and long bodies.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import os
+import socket
+import ssl
+import stat
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import url2pathname
+
+from docket import __version__
+from docket.errors import BadInput, NotFound, Refused
+from docket.transfer.errors import TransferFailed, redact
+from docket.transfer.hashing import Readable
+
+#: How long to wait, after the declared Content-Length arrived, for bytes the server should not
+#: send. A conforming server closes at once (docket asks for ``Connection: close``).
+EXCESS_PROBE_SECONDS = 1.0
+MAX_REDIRECTS = 5
+
+
+@dataclass
+class SourceContext:
+    """Settings a source may need; one object so new settings do not change every signature."""
+
+    timeout: float = 60.0
+    #: Local paths must resolve (symlinks followed) inside one of these folders; None = anywhere.
+    local_roots: list[Path] | None = None
+    #: Folder relative local paths are resolved against; None = the current folder.
+    base_dir: Path | None = None
+    ssl_context: ssl.SSLContext | None = None
+    max_redirects: int = MAX_REDIRECTS
+    user_agent: str = f"docket/{__version__}"
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Opened:
+    """An open stream and what its source declared about it."""
+
+    reader: Readable
+    #: Bytes the source promised (Content-Length, file size); None when it did not say.
+    length: int | None
+    #: The Content-Type header without parameters, if any.
+    content_type: str | None
+    #: Where the bytes really came from (after redirects, as an absolute path or URL).
+    resolved: str
+
+
+class Source(ABC):
+    """Opens locations of one or more URL schemes.
+
+    ``open`` is a context manager yielding :class:`Opened`; it raises
+    :class:`~docket.transfer.errors.TransferFailed` when the location cannot be reached, and the
+    reader raises it when the stream breaks. A reader that knows the promised length must raise
+    on a short or long body itself when it can tell better than a byte count (HTTP can).
+    """
+
+    @abstractmethod
+    def open(self, location: str, ctx: SourceContext) -> contextlib.AbstractContextManager[Opened]:
+        """Open ``location`` for reading."""
+
+
+_REGISTRY: dict[str, Source] = {}
+
+
+def register(scheme: str, source: Source | type[Source]) -> None:
+    """Make ``source`` (an instance, or a class with a no-argument constructor) serve ``scheme``."""
+    if isinstance(source, type):
+        source = source()
+    if not isinstance(source, Source):
+        raise TypeError(
+            f"a transfer source must subclass docket.transfer.sources.Source: {source!r}"
+        )
+    _REGISTRY[scheme.lower()] = source
+
+
+def get(scheme: str) -> Source:
+    """The source registered for ``scheme``; NotFound naming it and the known schemes otherwise."""
+    try:
+        return _REGISTRY[scheme.lower()]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise NotFound(
+            f"no transfer source for the URL scheme {scheme!r} (known: {known})"
+        ) from None
+
+
+def unregister(scheme: str) -> None:
+    """Forget the source of ``scheme`` (tests, or a data centre disabling a scheme)."""
+    _REGISTRY.pop(scheme.lower(), None)
+
+
+def schemes() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def scheme_of(location: str) -> str:
+    """The scheme that serves ``location``: its URL scheme, or ``file`` for a plain path.
+
+    A single letter before a colon is a Windows drive, not a scheme; an unregistered prefix
+    without ``://`` (``notes:v2.csv``) is taken as a file name rather than refused.
+    """
+    if not isinstance(location, str) or not location.strip():
+        raise BadInput(f"transfer location {location!r} is empty")
+    if "\x00" in location:
+        raise BadInput(f"transfer location {location!r} contains a NUL character")
+    try:
+        scheme = urlsplit(location).scheme.lower()
+    except ValueError as exc:
+        raise BadInput(
+            f"transfer location {redact(location)!r} is not a valid URL: {exc}"
+        ) from None
+    if len(scheme) <= 1:
+        return "file"
+    if scheme in _REGISTRY or "://" in location:
+        return scheme
+    return "file"
+
+
+# --------------------------------------------------------------------------- local files
+
+
+class _FileReader:
+    """Reads a local file and notices when it shrinks or grows while being read."""
+
+    def __init__(self, f, location: str, length: int) -> None:
+        self.f = f
+        self.location = location
+        self.length = length
+        self.count = 0
+
+    def readinto(self, buffer) -> int:
+        try:
+            n = self.f.readinto(buffer) or 0
+        except OSError as exc:
+            raise TransferFailed(self.location, f"cannot read: {exc.strerror or exc}") from None
+        self.count += n
+        if n == 0 and self.count != self.length:
+            raise TransferFailed(
+                self.location,
+                f"the file changed while it was read ({self.count} bytes read, "
+                f"{self.length} when opened)",
+            )
+        return n
+
+
+class LocalSource(Source):
+    """Plain paths and ``file://`` URLs (``file:///abs/path`` or ``file://localhost/abs/path``)."""
+
+    def path_of(self, location: str, ctx: SourceContext) -> Path:
+        if urlsplit(location).scheme.lower() == "file" and len(location) > 5:
+            parts = urlsplit(location)
+            if parts.netloc not in ("", "localhost"):
+                raise BadInput(
+                    f"file URL {location!r} names the host {parts.netloc!r}; only local files "
+                    "(file:///path) can be fetched"
+                )
+            path = Path(url2pathname(unquote(parts.path)))
+        else:
+            path = Path(location).expanduser()
+        if not path.is_absolute():
+            path = (ctx.base_dir or Path.cwd()) / path
+        return path
+
+    def check_roots(self, location: str, path: Path, ctx: SourceContext) -> None:
+        if ctx.local_roots is None:
+            return
+        real = path.resolve()
+        for root in ctx.local_roots:
+            if real.is_relative_to(Path(root).resolve()):
+                return
+        raise Refused(
+            f"local file {location!r} resolves to {real}, outside the folders files may be "
+            f"taken from ({', '.join(str(r) for r in ctx.local_roots) or 'none configured'})"
+        )
+
+    @contextlib.contextmanager
+    def open(self, location: str, ctx: SourceContext) -> Iterator[Opened]:
+        path = self.path_of(location, ctx)
+        self.check_roots(location, path, ctx)
+        try:
+            # O_NONBLOCK: opening a FIFO must not hang; regular files ignore the flag.
+            fd = os.open(
+                path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+            )
+        except FileNotFoundError:
+            raise TransferFailed(location, f"no such file: {path}") from None
+        except IsADirectoryError:
+            raise TransferFailed(location, f"{path} is a folder, not a file") from None
+        except OSError as exc:
+            raise TransferFailed(location, f"cannot open {path}: {exc.strerror or exc}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+                raise TransferFailed(location, f"{path} is {kind}")
+            f = os.fdopen(fd, "rb", buffering=0)
+        except BaseException:
+            os.close(fd)
+            raise
+        with f:
+            os.set_blocking(fd, True)
+            if hasattr(os, "posix_fadvise"):
+                with contextlib.suppress(OSError):
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            yield Opened(
+                reader=_FileReader(f, location, st.st_size),
+                length=st.st_size,
+                content_type=None,
+                resolved=str(path.resolve()),
+            )
+
+
+# --------------------------------------------------------------------------- HTTP(S)
+
+
+class _HTTPBodyReader:
+    """Reads an HTTP body, refusing one shorter or longer than its Content-Length.
+
+    With a Content-Length the bytes are read straight from the socket (http.client would clip
+    them at the length and hide a surplus); with chunked encoding http.client decodes and raises
+    IncompleteRead on truncation; without either the body ends when the server closes.
+    """
+
+    def __init__(
+        self, response: http.client.HTTPResponse, sock: socket.socket, location: str, ctx
+    ) -> None:
+        self.response = response
+        self.sock = sock
+        self.location = location
+        self.ctx = ctx
+        self.length = response.length if not response.chunked else None
+        self.count = 0
+        self.done = False
+
+    def _fail(self, reason: str) -> TransferFailed:
+        return TransferFailed(self.location, reason)
+
+    def readinto(self, buffer) -> int:
+        if self.done:
+            return 0
+        try:
+            if self.length is None:
+                n = self.response.readinto(buffer) or 0
+            else:
+                remaining = self.length - self.count
+                if remaining == 0:
+                    self._probe_excess()
+                    self.done = True
+                    return 0
+                with memoryview(buffer) as view, view[: min(len(view), remaining)] as part:
+                    n = self.response.fp.readinto(part) or 0
+                if n == 0:
+                    raise self._fail(
+                        f"the connection closed after {self.count} of the {self.length} bytes "
+                        "the server announced (short read)"
+                    )
+        except TransferFailed:
+            raise
+        except http.client.IncompleteRead as exc:
+            raise self._fail(
+                f"the connection closed mid-chunk after {self.count + len(exc.partial)} bytes"
+            ) from None
+        except TimeoutError:
+            raise self._fail(
+                f"no data for {self.ctx.timeout:g} s after {self.count} bytes (timed out)"
+            ) from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise self._fail(
+                f"the connection broke after {self.count} bytes: {_describe(exc)}"
+            ) from None
+        self.count += n
+        if n == 0:
+            self.done = True
+        return n
+
+    def _probe_excess(self) -> None:
+        fp = self.response.fp
+        sock = self.sock
+        if fp is None or sock is None:
+            return
+        try:
+            sock.settimeout(min(EXCESS_PROBE_SECONDS, self.ctx.timeout))
+            extra = fp.read1(65536)
+        except TimeoutError:
+            return  # the server keeps the connection open and sends nothing more: fine
+        except OSError:
+            return  # reset after a complete body: every byte promised arrived
+        if extra:
+            raise self._fail(
+                f"the server sent more than the {self.length} bytes of its Content-Length "
+                f"(at least {len(extra)} more)"
+            )
+
+
+def _describe(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text if type(exc).__name__ in text else f"{type(exc).__name__}: {text}"
+
+
+class HTTPSource(Source):
+    """``http://`` and ``https://``: GET with redirects, Basic auth from the URL's user info."""
+
+    def _connect(self, url: str, location: str, ctx: SourceContext):
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise TransferFailed(
+                location, f"redirected to {redact(url)}, a {scheme!r} URL docket does not follow"
+            )
+        if not parts.hostname:
+            raise BadInput(f"URL {redact(url)!r} has no host")
+        try:
+            port = parts.port
+        except ValueError:
+            raise BadInput(f"URL {redact(url)!r} has an invalid port") from None
+        if scheme == "https":
+            context = ctx.ssl_context or ssl.create_default_context()
+            conn = http.client.HTTPSConnection(
+                parts.hostname, port, timeout=ctx.timeout, context=context
+            )
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, port, timeout=ctx.timeout)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        headers = {
+            "User-Agent": ctx.user_agent,
+            "Accept-Encoding": "identity",  # the bytes as stored, so checksums mean something
+            "Connection": "close",
+        }
+        if parts.username is not None:
+            user = unquote(parts.username)
+            password = unquote(parts.password or "")
+            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
+        return conn, target, headers
+
+    @contextlib.contextmanager
+    def open(self, location: str, ctx: SourceContext) -> Iterator[Opened]:
+        url = location
+        for _hop in range(ctx.max_redirects + 1):
+            conn, target, headers = self._connect(url, location, ctx)
+            try:
+                conn.request("GET", target, headers=headers)
+                # getresponse() drops conn.sock when the server will close; the body's reader
+                # still needs the socket to bound its wait for a surplus after Content-Length
+                sock = conn.sock
+                response = conn.getresponse()
+            except TimeoutError:
+                conn.close()
+                raise TransferFailed(location, f"no answer within {ctx.timeout:g} s") from None
+            except ssl.SSLError as exc:
+                conn.close()
+                raise TransferFailed(location, f"TLS failed: {exc.reason or exc}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise TransferFailed(location, f"cannot connect: {_describe(exc)}") from None
+            if response.status in (301, 302, 303, 307, 308):
+                target_url = response.getheader("Location")
+                conn.close()
+                if not target_url:
+                    raise TransferFailed(location, f"HTTP {response.status} without a Location")
+                url = urljoin(url, target_url)
+                continue
+            try:
+                if not (200 <= response.status < 300) or response.status in (204, 206):
+                    raise TransferFailed(
+                        location,
+                        f"HTTP {response.status} {response.reason}".rstrip()
+                        + (f" (from {redact(url)})" if url != location else ""),
+                    )
+                encoding = (response.getheader("Content-Encoding") or "identity").lower()
+                if encoding not in ("identity", ""):
+                    raise TransferFailed(
+                        location, f"the server sent a {encoding!r}-encoded body despite identity"
+                    )
+                content_type = response.getheader("Content-Type")
+                if content_type:
+                    content_type = content_type.split(";", 1)[0].strip().lower() or None
+                reader = _HTTPBodyReader(response, sock, location, ctx)
+                yield Opened(
+                    reader=reader, length=reader.length, content_type=content_type, resolved=url
+                )
+            finally:
+                response.close()
+                conn.close()
+            return
+        raise TransferFailed(location, f"more than {ctx.max_redirects} redirects")
+
+
+register("file", LocalSource)
+register("http", HTTPSource)
+register("https", HTTPSource)

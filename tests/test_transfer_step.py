@@ -1,0 +1,107 @@
+"""``docket transfer ID``: files into the instance, the resource registry and PROV, on both stores."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from docket.api import Actor
+from tests.clirun import docket_cli
+from tests.conftest import EXAMPLES
+
+PAYLOAD = b"station,temp\nA,1.5\nB,2.5\n" * 2000
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.path == "/good.csv":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD)
+        elif self.path == "/cut.csv":  # promises everything, sends half, hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD[: len(PAYLOAD) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            self.send_error(404)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def approved(dk, doc: dict) -> str:
+    request_id = dk.submit(doc)["id"]
+    dk.review(request_id, "approved", actor=Actor("Eva", "reviewer"))
+    return request_id
+
+
+def test_example_request_transfers_with_registry_and_prov(dk, instance_dir: Path) -> None:
+    request_id = approved(dk, dk._load(EXAMPLES / "requests" / "soil-several-files.json"))
+    result = docket_cli("transfer", request_id, "--json", instance=instance_dir)
+    assert result.code == 0, result.err
+    body = result.json()
+    assert body["outcome"] == "done" and not body["failures"]
+    for entry in dk.files(request_id):
+        source = EXAMPLES / "files" / entry["name"]
+        assert entry["status"] == "stored"
+        assert entry["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+        assert Path(entry["location"]).read_bytes() == source.read_bytes()
+    assert dk.get(request_id)["steps"]["transfer"] == {"status": "closed", "outcome": "done"}
+    provn = dk.export_prov(request_id, "provn").decode()
+    assert f"docket:{request_id}/transfer/1/file/soil_sites.csv" in provn
+    assert "wasDerivedFrom" in provn and "dkt:sha256" in provn
+
+
+def test_dropped_connection_fails_the_step_and_leaves_no_partial_file(dk, instance_dir: Path, server: str) -> None:
+    doc = json.loads((EXAMPLES / "requests" / "weather-table-schema.json").read_text())
+    doc["files"] = [{"name": "good.csv", "location": f"{server}/good.csv"},
+                    {"name": "cut.csv", "location": f"{server}/cut.csv"}]
+    request_id = approved(dk, doc)
+    result = docket_cli("transfer", request_id, "--json", instance=instance_dir)
+    assert result.code == 1
+    body = result.json()
+    assert body["outcome"] == "failed"
+    assert [f["name"] for f in body["failures"]] == ["cut.csv"]
+    stored = instance_dir / "files" / request_id / "1"
+    assert sorted(p.name for p in stored.iterdir()) == ["good.csv"]
+    rows = {r["name"]: r for r in dk.files(request_id)}
+    assert rows["good.csv"]["status"] == "stored" and rows["cut.csv"]["status"] == "failed"
+    assert "cut.csv" in dk.get(request_id)["steps"]["transfer"]["comment"]
+    with pytest.raises(Exception, match="needs transfer closed/done"):
+        dk.set_step(request_id, "qa", "in-progress")
+
+
+def test_local_paths_outside_the_allowed_folders_are_refused(dk) -> None:
+    doc = json.loads((EXAMPLES / "requests" / "weather-table-schema.json").read_text())
+    doc["files"] = [{"name": "passwd", "location": "/etc/passwd"}]
+    request_id = approved(dk, doc)
+    result = dk.transfer(request_id)
+    assert result["outcome"] == "failed"
+    assert "passwd" in result["failures"][0]["reason"]
+    assert not (dk.instance.files_dir / request_id / "1" / "passwd").exists()
+
+
+def test_transfer_needs_an_approved_request(dk, instance_dir: Path) -> None:
+    request_id = dk.submit(dk._load(EXAMPLES / "requests" / "ctd-multilingual.json"))["id"]
+    result = docket_cli("transfer", request_id, instance=instance_dir)
+    assert result.code == 3 and "approved" in result.err
