@@ -1,0 +1,669 @@
+"""One renderer for every form definition: ipywidgets with live validation.
+
+The renderer knows widgets, not requests: it reads a :class:`~docket.forms.definition.Form`,
+builds one field object per UI spec, gathers their values into the form's data, and validates
+that data with the form's own schema (the core's schemas) after every change. A field shows the
+problems whose JSON path is its own as soon as it has been touched (after a submit attempt,
+every field shows them), so the form and ``docket import`` always say the same thing.
+
+Every input carries stable CSS classes derived from its JSON path (``docket-field-provider-email``,
+``docket-field-files-1-name``, ``docket-error-provider-email``...) so a browser test, or a data
+centre's style sheet, can find it. See docs/forms.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import ipywidgets as W
+from ipywidgets.widgets.widget_bool import CheckboxStyle
+from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
+
+from docket.errors import DocketError, Problem
+from docket.forms.definition import Form, localize, split_path
+from docket.validation import json_path
+
+STYLE = """<style>
+.docket-form { max-width: 960px; font-family: system-ui, sans-serif; }
+.docket-form .docket-section { border-top: 1px solid #d0d7de; padding: 10px 0 14px 0; margin-top: 6px; }
+.docket-form .docket-section-title h3 { margin: 4px 0; }
+.docket-form .docket-help { color: #57606a; font-size: 0.9em; }
+.docket-form .docket-label { font-weight: 600; }
+.docket-form .docket-field { width: 100%; margin: 2px 0; }
+.docket-form .docket-input { width: calc(100% - 12px); max-width: 100%; box-sizing: border-box; }
+.docket-form .widget-datepicker.docket-input, .docket-form .widget-dropdown.docket-input { width: 18em; }
+.docket-form .docket-error { color: #b3261e; font-size: 0.9em; }
+.docket-form .docket-invalid input, .docket-form .docket-invalid textarea,
+.docket-form .docket-invalid select { border-color: #b3261e !important; background: #fff5f5; }
+.docket-form .docket-group { border-left: 3px solid #eaeef2; padding-left: 10px; }
+.docket-form .docket-row { border: 1px dashed #d0d7de; padding: 6px; margin: 4px 0; }
+.docket-form .docket-status-ok { color: #1a7f37; }
+.docket-form .docket-status-bad { color: #b3261e; }
+</style>"""
+
+
+def css_name(path: list[Any]) -> str:
+    """The CSS class suffix of a JSON path: ``["files", 0, "name"]`` -> ``files-0-name``."""
+    return "-".join(re.sub(r"[^A-Za-z0-9_-]", "_", str(p)) for p in path)
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+class Field:
+    """A single input bound to one JSON path of the form's data."""
+
+    def __init__(self, view: FormView, spec: dict[str, Any], path: list[Any]) -> None:
+        self.view = view
+        self.spec = spec
+        self.path = path
+        self.touched = False
+        self.required = view.form.is_required([p if isinstance(p, str) else "*" for p in path])
+        self.errors: list[str] = []  # the messages this field shows now
+        self.help_text = ""
+        self.label = view.html("docket-label")
+        self.note = view.html("docket-note")  # help text and errors, under the input
+        self.input = self.make_input()
+        self.box = self.layout()
+        self.box.add_class("docket-field")
+        self.box.add_class(f"docket-box-{css_name(path)}")
+
+    # -- building ------------------------------------------------------------------------
+
+    def make_input(self) -> W.Widget:
+        widget = self.spec.get("widget", "text")
+        placeholder = self.spec.get("placeholder", "")
+        if widget == "textarea":
+            w: W.Widget = W.Textarea(placeholder=placeholder, continuous_update=False, rows=3,
+                                     **self.view.looks(TextStyle))
+        elif widget == "date":
+            w = W.DatePicker(**self.view.looks(DescriptionStyle))
+        elif widget == "select":
+            w = W.Dropdown(options=self._options(self.view.language), value=None,
+                           **self.view.looks(DescriptionStyle))
+        elif widget == "checkbox":
+            w = W.Checkbox(value=False, indent=False, **self.view.looks(CheckboxStyle))
+        else:
+            w = W.Text(placeholder=placeholder, continuous_update=False, **self.view.looks(TextStyle))
+        w.add_class("docket-input")
+        w.add_class(f"docket-field-{css_name(self.path)}")
+        w.observe(self._changed, names="value")
+        return w
+
+    def layout(self) -> W.Box:
+        return self.view.vbox([self.label, self.input, self.note])
+
+    def _options(self, language: str) -> list[tuple[str, Any]]:
+        names = self.spec.get("option_labels", {})
+        values = self.view.form.options([p if isinstance(p, str) else "*" for p in self.path])
+        return [("—", None)] + [(localize(names.get(str(v), str(v)), language) or str(v), v) for v in values]
+
+    def relabel(self, language: str) -> None:
+        text = localize(self.spec.get("label"), language) or str(self.path[-1])
+        mark = " *" if self.required else ""
+        self.label.value = f"{_esc(text)}{mark}"
+        if isinstance(self.input, W.Checkbox):
+            self.input.description = text
+            self.label.value = ""
+        help_text = localize(self.spec.get("help"), language)
+        if self.spec.get("widget") == "tags" and not help_text:
+            help_text = localize(self.view.texts.get("tags_help"), language)
+        self.help_text = help_text
+        self.render_note()
+        if isinstance(self.input, W.Dropdown):
+            current = self.input.value
+            self.input.options = self._options(language)
+            self.input.value = current
+
+    # -- values --------------------------------------------------------------------------
+
+    def _changed(self, change: dict[str, Any]) -> None:
+        if self.view.loading:
+            return
+        self.touched = True
+        self.view.refresh()
+
+    def value(self) -> Any:
+        v = self.input.value
+        widget = self.spec.get("widget", "text")
+        if widget == "date":
+            return v.isoformat() if isinstance(v, date) else None
+        if widget == "checkbox":
+            return True if v else None
+        if widget == "tags":
+            return [t.strip() for t in re.split(r"[,;\n]", v or "") if t.strip()]
+        if widget in ("integer", "number"):
+            return _number(v, widget)
+        return v
+
+    def set_value(self, value: Any) -> None:
+        widget = self.spec.get("widget", "text")
+        if widget == "date":
+            try:
+                self.input.value = date.fromisoformat(value) if value else None
+            except (TypeError, ValueError):
+                self.input.value = None
+        elif widget == "checkbox":
+            self.input.value = bool(value)
+        elif widget == "select":
+            self.input.value = value if value in [v for _, v in self.input.options] else None
+        elif widget == "tags":
+            self.input.value = ", ".join(str(v) for v in value) if isinstance(value, list) else (value or "")
+        elif value is None:
+            self.input.value = ""
+        else:
+            self.input.value = str(value)
+
+    # -- errors --------------------------------------------------------------------------
+
+    def is_touched(self) -> bool:
+        return self.touched
+
+    def show(self, messages: list[str]) -> None:
+        visible = messages if (self.view.attempted or self.is_touched()) else []
+        if visible != self.errors:
+            self.errors = visible
+            self.render_note()
+        if visible:
+            self.box.add_class("docket-invalid")
+        else:
+            self.box.remove_class("docket-invalid")
+
+    def render_note(self) -> None:
+        """One HTML widget for help and errors: fewer widgets, a faster page."""
+        help_html = f"<div class='docket-help'>{_esc(self.help_text)}</div>" if self.help_text else ""
+        errors = "<br>".join(_esc(m) for m in self.errors)
+        value = f"{help_html}<div class='docket-error docket-error-{css_name(self.path)}'>{errors}</div>"
+        if self.note.value != value:
+            self.note.value = value
+
+    def walk(self) -> Iterator[Field]:
+        yield self
+
+
+def _number(text: Any, kind: str) -> Any:
+    """Parse a typed number; keep what does not parse, so the schema names it as wrong."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    s = text.strip().replace(",", ".") if kind == "number" else text.strip()
+    try:
+        return int(s) if kind == "integer" or re.fullmatch(r"[+-]?\d+", s) else float(s)
+    except ValueError:
+        return text.strip()
+
+
+class MultilingualField(Field):
+    """One input per content language; the value is ``{"en": ..., "fr": ...}``."""
+
+    def make_input(self) -> W.Widget:
+        multiline = bool(self.spec.get("multiline"))
+        self.inputs: dict[str, W.Widget] = {}
+        rows = []
+        for lang in self.view.content_languages:
+            cls = W.Textarea if multiline else W.Text
+            w = cls(continuous_update=False, description=lang, style=self.view.shared("narrow", TextStyle,
+                    description_width="2.5em"))
+            if multiline:
+                w.rows = 3
+            w.add_class("docket-input")
+            w.add_class(f"docket-field-{css_name([*self.path, lang])}")
+            w.observe(self._changed, names="value")
+            self.inputs[lang] = w
+            rows.append(w)
+        box = self.view.vbox(rows)
+        box.add_class(f"docket-field-{css_name(self.path)}")
+        return box
+
+    def value(self) -> Any:
+        return {lang: w.value for lang, w in self.inputs.items()}
+
+    def set_value(self, value: Any) -> None:
+        if isinstance(value, str):
+            value = {self.view.content_languages[0]: value}
+        value = value if isinstance(value, dict) else {}
+        for lang, w in self.inputs.items():
+            w.value = value.get(lang, "") or ""
+        extra = [lang for lang in value if lang not in self.inputs]
+        if extra:  # a stored text in a language the instance no longer shows: keep it visible
+            for lang in extra:
+                w = W.Text(value=value[lang], description=lang, continuous_update=False)
+                w.add_class(f"docket-field-{css_name([*self.path, lang])}")
+                w.observe(self._changed, names="value")
+                self.inputs[lang] = w
+            self.input.children = tuple(self.inputs.values())
+
+
+class GroupField(Field):
+    """A composite of fields (a contact = name + email + ORCID), one JSON object."""
+
+    def __init__(self, view: FormView, spec: dict[str, Any], path: list[Any], removable: bool = False) -> None:
+        self.removable = removable
+        super().__init__(view, spec, path)
+        self.box.add_class("docket-group")
+
+    def make_input(self) -> W.Widget:
+        self.extra: dict[str, Any] = {}
+        self.children = [self.view.build(sub, [*self.path, *split_path(sub["key"])])
+                         for sub in self.view.form.subfields(self.spec)]
+        kids = [c.box for c in self.children]
+        if self.removable:
+            self.remove = W.Button(icon="trash", layout=self.view.shared("button", W.Layout, width="auto",
+                                   align_self="flex-start"), style=self.view.shared("button", W.ButtonStyle))
+            self.remove.add_class("docket-remove")
+            self.remove.add_class(f"docket-remove-{css_name(self.path)}")
+            self.remove.on_click(lambda _b: self.view.remove_row(self))
+            kids.append(self.remove)
+        return self.view.vbox(kids)
+
+    def relabel(self, language: str) -> None:
+        text = localize(self.spec.get("label"), language)
+        if self.removable:
+            text = f"{localize(self.spec.get('row_label'), language) or text} {int(self.path[-1]) + 1}"
+            self.remove.description = localize(self.view.texts.get("remove"), language)
+        self.label.value = f"<b>{_esc(text)}</b>" if text else ""
+        self.help_text = localize(self.spec.get("help"), language)
+        self.render_note()
+        for child in self.children:
+            child.relabel(language)
+
+    def value(self) -> dict[str, Any]:
+        return _overlay(self.extra, [(c.path[len(self.path):], c.value()) for c in self.children])
+
+    def set_value(self, value: Any) -> None:
+        value = value if isinstance(value, dict) else {}
+        self.extra = _uncovered(value, [c.path[len(self.path):] for c in self.children])
+        for child in self.children:
+            v: Any = value
+            for key in child.path[len(self.path):]:
+                v = v.get(key) if isinstance(v, dict) else None
+            child.set_value(v)
+
+    def is_touched(self) -> bool:
+        return self.touched or any(c.is_touched() for c in self.children)
+
+    def walk(self) -> Iterator[Field]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+class RepeatField(Field):
+    """A repeatable group (authors, files, Table Schema columns) with add and remove."""
+
+    def make_input(self) -> W.Widget:
+        self.rows: list[GroupField] = []
+        self.rows_box = self.view.vbox([])
+        self.add = W.Button(icon="plus", layout=self.view.shared("button", W.Layout, width="auto",
+                            align_self="flex-start"), style=self.view.shared("button", W.ButtonStyle))
+        self.add.add_class("docket-add")
+        self.add.add_class(f"docket-add-{css_name(self.path)}")
+        self.add.on_click(lambda _b: self.add_row())
+        for _ in range(int(self.spec.get("rows", 0))):
+            self._append()
+        return self.view.vbox([self.rows_box, self.add])
+
+    def _append(self) -> GroupField:
+        row = GroupField(self.view, self.spec, [*self.path, len(self.rows)], removable=True)
+        row.box.add_class("docket-row")
+        self.rows.append(row)
+        self.rows_box.children = tuple(r.box for r in self.rows)
+        return row
+
+    def add_row(self) -> GroupField:
+        row = self._append()
+        row.relabel(self.view.language)
+        self.touched = True
+        self.view.refresh()
+        return row
+
+    def remove_at(self, index: int) -> None:
+        values = [r.value() for r in self.rows]
+        touched = [r.is_touched() for r in self.rows]
+        del values[index], touched[index]
+        self.rows = []
+        for _ in values:
+            self._append()
+        self.rows_box.children = tuple(r.box for r in self.rows)
+        with self.view.quiet():
+            for row, v, t in zip(self.rows, values, touched, strict=True):
+                row.set_value(v)
+                row.touched = t
+                row.relabel(self.view.language)
+        self.touched = True
+        self.view.refresh()
+
+    def relabel(self, language: str) -> None:
+        super().relabel(language)
+        self.add.description = localize(self.spec.get("add_label"), language) or "+"
+        for row in self.rows:
+            row.relabel(language)
+
+    def value(self) -> list[Any]:
+        return [r.value() for r in self.rows]
+
+    def set_value(self, value: Any) -> None:
+        value = value if isinstance(value, list) else []
+        self.rows = []
+        for _ in value:
+            self._append()
+        self.rows_box.children = tuple(r.box for r in self.rows)
+        for row, v in zip(self.rows, value, strict=True):
+            row.set_value(v)
+            row.relabel(self.view.language)
+
+    def is_touched(self) -> bool:
+        return self.touched or any(r.is_touched() for r in self.rows)
+
+    def walk(self) -> Iterator[Field]:
+        yield self
+        for row in self.rows:
+            yield from row.walk()
+
+
+FIELD_CLASSES: dict[str, type[Field]] = {
+    "multilingual": MultilingualField,
+    "group": GroupField,
+    "repeat": RepeatField,
+}
+
+
+def register(widget: str, cls: type[Field]) -> None:
+    """Add or replace the field class that renders ``widget`` (a plug-in point)."""
+    FIELD_CLASSES[widget] = cls
+
+
+class _Quiet:
+    def __init__(self, view: FormView) -> None:
+        self.view = view
+
+    def __enter__(self) -> None:
+        self.depth = self.view.loading
+        self.view.loading = True
+
+    def __exit__(self, *exc: object) -> None:
+        self.view.loading = self.depth
+
+
+class FormView:
+    """A rendered form: its widget tree, its data, live errors, and submit.
+
+    ``on_submit(document)`` receives the request document (already valid) and returns what to
+    report (e.g. ``{"id", "revision"}``); it is not called while any problem remains. A
+    :class:`DocketError` it raises is shown with its problems, and nothing is reported stored.
+    """
+
+    def __init__(
+        self,
+        form: Form,
+        *,
+        language: str = "en",
+        content_languages: list[str] | None = None,
+        data: dict[str, Any] | None = None,
+        existing: dict[str, Any] | None = None,
+        on_submit: Callable[[dict[str, Any]], Any] | None = None,
+        describe_result: Callable[[Any, str], str] | None = None,
+    ) -> None:
+        self.form = form
+        self.texts = form.ui.get("text", {})
+        self.language = language
+        self.content_languages = list(content_languages or form.languages)
+        self.existing = existing
+        self.on_submit = on_submit
+        self.describe_result = describe_result
+        self.attempted = False
+        self.loading = True
+        self.problems: list[Problem] = []
+        self.result: Any = None
+        self.extra: dict[str, Any] = {}
+        self._shared: dict[tuple[str, type], Any] = {}
+        self.section_widgets: list[tuple[dict[str, Any], W.HTML]] = []
+        self.fields: list[Field] = []
+        sections = []
+        for section in form.sections():
+            base = split_path(section.get("path", ""))
+            heading = self.html("docket-section-title")
+            kids = [heading]
+            for spec in section.get("fields", []):
+                field = self.build(spec, base + split_path(spec["key"]))
+                self.fields.append(field)
+                kids.append(field.box)
+            box = self.vbox(kids)
+            box.add_class("docket-section")
+            box.add_class(f"docket-section-{section.get('id', css_name(base))}")
+            self.section_widgets.append((section, heading))
+            sections.append(box)
+        self.submit_button = W.Button(button_style="primary", icon="paper-plane")
+        self.submit_button.add_class("docket-submit")
+        self.submit_button.on_click(lambda _b: self.submit())
+        self.status = W.HTML()
+        self.status.add_class("docket-status")
+        self.widget = W.VBox([W.HTML(STYLE), *sections, self.submit_button, self.status])
+        self.widget.add_class("docket-form")
+        self.widget.add_class(f"docket-form-{form.name}")
+        if data:
+            self.set_data(data)
+        self.set_language(language)
+        self.loading = False
+        self.refresh()
+
+    # -- structure -----------------------------------------------------------------------
+
+    def shared(self, name: str, cls: type, **traits: Any) -> Any:
+        """One Layout or Style model shared by many widgets: each model is a message and an
+        object in the browser, and a form has hundreds of widgets."""
+        key = (name, cls)
+        if key not in self._shared:
+            self._shared[key] = cls(**traits)
+        return self._shared[key]
+
+    def looks(self, style: type) -> dict[str, Any]:
+        """The shared plain layout and a shared style of class ``style``, as keyword arguments."""
+        return {"layout": self.shared("plain", W.Layout), "style": self.shared("plain", style)}
+
+    def vbox(self, children: list[W.Widget]) -> W.VBox:
+        return W.VBox(children, layout=self.shared("plain", W.Layout))
+
+    def html(self, css_class: str) -> W.HTML:
+        w = W.HTML(layout=self.shared("plain", W.Layout), style=self.shared("html", HTMLStyle))
+        w.add_class(css_class)
+        return w
+
+    def build(self, spec: dict[str, Any], path: list[Any]) -> Field:
+        cls = FIELD_CLASSES.get(spec.get("widget", "text"), Field)
+        return cls(self, spec, path)
+
+    def walk(self) -> Iterator[Field]:
+        for field in self.fields:
+            yield from field.walk()
+
+    def field(self, path: str | list[Any]) -> Field:
+        """The field at ``provider.email`` / ``files.0.name`` / ``["files", 0, "name"]``."""
+        parts = path if isinstance(path, list) else [int(p) if p.isdigit() else p for p in split_path(path)]
+        for field in self.walk():
+            if field.path == parts:
+                return field
+        raise KeyError(f"form {self.form.name} has no field {'.'.join(map(str, parts))}")
+
+    def remove_row(self, row: GroupField) -> None:
+        repeat = self.field(row.path[:-1])
+        assert isinstance(repeat, RepeatField)
+        repeat.remove_at(int(row.path[-1]))
+
+    def quiet(self) -> _Quiet:
+        """A context in which value changes do not count as edits (prefilling, rebuilding)."""
+        return _Quiet(self)
+
+    # -- language ------------------------------------------------------------------------
+
+    def text(self, key: str, default: str = "") -> str:
+        return localize(self.texts.get(key), self.language) or default
+
+    def set_language(self, language: str) -> None:
+        """Relabel everything (titles, labels, help, options, buttons) in ``language``."""
+        self.language = language
+        with self.quiet():
+            for section, heading in self.section_widgets:
+                title = _esc(localize(section.get("title"), language))
+                help_text = _esc(localize(section.get("help"), language))
+                heading.value = f"<h3>{title}</h3><div class='docket-help'>{help_text}</div>"
+            for field in self.fields:
+                field.relabel(language)
+        self.submit_button.description = self.text(self.form.ui.get("submit", "submit"), "Submit")
+        if not self.loading:
+            self.refresh()
+
+    # -- data and validation -------------------------------------------------------------
+
+    def data(self) -> dict[str, Any]:
+        """The form's data as the widgets hold it (blank inputs still present), plus what the
+        loaded document held that the form does not show (kept, never silently dropped)."""
+        return _overlay(self.extra, [(f.path, f.value()) for f in self.fields])
+
+    def set_data(self, data: dict[str, Any]) -> None:
+        self.extra = _uncovered(data, [f.path for f in self.fields])
+        with self.quiet():
+            for field in self.fields:
+                v: Any = data
+                for key in field.path:
+                    v = v.get(key) if isinstance(v, dict) else None
+                field.set_value(v)
+            for field in self.fields:
+                field.relabel(self.language)
+
+    def message(self, problem: Problem) -> str:
+        """A problem's message in the page language, where the form's ``ui.messages`` has a
+        pattern for it (the JSON path stays the core's; only the words change)."""
+        for entry in self.form.ui.get("messages", []):
+            match = re.match(entry.get("match", "(?!)"), problem.message)
+            if match:
+                template = localize(entry.get("text"), self.language)
+                try:
+                    return template.format(**match.groupdict())
+                except (KeyError, IndexError, ValueError):
+                    return problem.message
+        return problem.message
+
+    def refresh(self) -> list[Problem]:
+        """Validate the current data and show each problem at its field."""
+        self.problems = self.form.problems(self.data())
+        fields = list(self.walk())
+        by_path = {json_path(f.path): f for f in fields}
+        shown: dict[int, list[str]] = {id(f): [] for f in fields}
+        for problem in self.problems:
+            field = _nearest(by_path, problem.where)
+            if field is not None:
+                shown[id(field)].append(self.message(problem))
+        for field in fields:
+            field.show(shown[id(field)])
+        return self.problems
+
+    def label_of(self, where: str) -> str:
+        """``Files › File name 2`` for ``$.files[1].name``: where a problem is, in words."""
+        fields = {json_path(f.path): f for f in self.walk()}
+        field = _nearest(fields, where)
+        if field is None:
+            return where
+        words = []
+        for f in self.walk():
+            if f.path == field.path[: len(f.path)] and not isinstance(f, RepeatField) or f is field:
+                text = localize(f.spec.get("label"), self.language)
+                if isinstance(f, GroupField) and f.removable:
+                    text = f"{localize(f.spec.get('row_label'), self.language) or text} {int(f.path[-1]) + 1}"
+                if text and (not words or words[-1] != text):
+                    words.append(text)
+        return " › ".join(words) or where
+
+    # -- submit --------------------------------------------------------------------------
+
+    def submit(self) -> Any:
+        """Store the request if the whole form is valid; else list every problem. Returns
+        what ``on_submit`` returned, or None when nothing was stored."""
+        self.attempted = True
+        problems = self.refresh()
+        if problems:
+            self._show_problems(self.text("errors", "Please correct:"), problems)
+            return None
+        document = self.form.to_request(self.data(), self.existing)
+        if self.on_submit is None:
+            self.result = document
+            self._set_status("ok", "")
+            return document
+        try:
+            self.submit_button.disabled = True
+            result = self.on_submit(document)
+        except DocketError as exc:
+            self._show_problems(exc.message, exc.problems)
+            return None
+        finally:
+            self.submit_button.disabled = False
+        self.result = result
+        text = self.describe_result(result, self.language) if self.describe_result else _esc(str(result))
+        self._set_status("ok", text)
+        return result
+
+    def _show_problems(self, heading: str, problems: list[Problem]) -> None:
+        items = "".join(
+            f"<li data-path='{_esc(p.where)}'><b>{_esc(self.label_of(p.where))}</b>: {_esc(self.message(p))}"
+            f" <code>{_esc(p.where)}</code></li>"
+            for p in problems
+        )
+        self._set_status("bad", f"<p>{_esc(heading)}</p><ul class='docket-problems'>{items}</ul>")
+
+    def _set_status(self, kind: str, body: str) -> None:
+        self.status.remove_class("docket-status-ok")
+        self.status.remove_class("docket-status-bad")
+        self.status.add_class(f"docket-status-{kind}")
+        self.status.value = body
+
+
+def _uncovered(value: dict[str, Any], covered: list[list[Any]]) -> dict[str, Any]:
+    """What of ``value`` lies outside every ``covered`` path (keys a form does not show)."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        below = [p[1:] for p in covered if p and p[0] == key]
+        if not below:
+            out[key] = copy.deepcopy(item)
+        elif all(below) and isinstance(item, dict):
+            rest = _uncovered(item, below)
+            if rest:
+                out[key] = rest
+    return out
+
+
+def _overlay(base: dict[str, Any], values: list[tuple[list[Any], Any]]) -> dict[str, Any]:
+    """``base`` (deep-copied) with each value set at its path."""
+    out = copy.deepcopy(base)
+    for path, value in values:
+        target = out
+        for key in path[:-1]:
+            nxt = target.get(key)
+            if not isinstance(nxt, dict):
+                nxt = target[key] = {}
+            target = nxt
+        target[path[-1]] = value
+    return out
+
+
+def _nearest(fields: dict[str, Field], where: str) -> Field | None:
+    """The field whose JSON path is ``where`` or its nearest enclosing one."""
+    path = where
+    while path:
+        if path in fields:
+            return fields[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        if cut <= 0:
+            return None
+        path = path[:cut]
+    return None
+
+
+def render(form: Form, **kwargs: Any) -> FormView:
+    """Render ``form`` as ipywidgets; see :class:`FormView` for the keyword arguments."""
+    return FormView(form, **kwargs)

@@ -1,0 +1,206 @@
+"""The request form in a real browser: ``docket serve`` (Voila) driven by headless Chromium.
+
+Debian's ``chromium`` is found with ``shutil.which`` and handed to Playwright; no browser is
+ever downloaded. Screenshots land in ``test-artifacts/`` (git-ignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import docket
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+ARTIFACTS = ROOT / "test-artifacts"
+PAGE = "/voila/render/request.ipynb"
+LOAD_TIMEOUT = 60_000  # ms: a kernel start on a busy 2-core box
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"docket serve exited with {proc.returncode}: {proc.stderr.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``docket serve`` on a free port over a fresh instance: (base URL, instance folder)."""
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); browser tests need it")
+    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    folder = tmp_path_factory.mktemp("browser") / "inst"
+    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKET_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "docket.cli", "--instance", str(folder), "serve", "--port", str(port), "--no-browser"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/", proc)
+        assert f"{base}{PAGE}" in proc.stdout.readline(), "docket serve prints the page URL"
+        yield base, folder
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the session docket serve leads: itself, Voila, kernels
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(served: tuple[str, Path]) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def shot(page: object, name: str, show: str | None = None) -> None:
+    """A screenshot for people, with ``show`` (a CSS selector) scrolled into view."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    if show:
+        page.locator(show).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def open_form(page: object, base: str, query: str = "") -> None:
+    page.goto(f"{base}{PAGE}{query}")
+    page.wait_for_selector(".docket-submit", state="visible", timeout=LOAD_TIMEOUT)
+
+
+def type_in(page: object, css: str, value: str) -> None:
+    """Type into an input and leave it, as a person does (the value syncs on change)."""
+    box = page.locator(css).first
+    box.fill(value)
+    box.press("Tab")
+
+
+def field(path: str, tag: str = "input") -> str:
+    return f".docket-field-{path} {tag}"
+
+
+def test_fill_see_error_correct_submit_and_edit(page: object, served: tuple[str, Path]) -> None:
+    base, folder = served
+    open_form(page, base, "?lang=en")
+    type_in(page, field("provider-name"), "Ana Lima")
+    type_in(page, field("provider-email"), "ana.lima@example")  # no dot in the domain
+    error = page.locator(".docket-error-provider-email")
+    error.get_by_text("is not a valid e-mail address").wait_for(timeout=10_000)
+    shot(page, "form-live-error", ".docket-error-provider-email")
+    type_in(page, field("provider-email"), "ana.lima@example.org")
+    page.wait_for_function(
+        "() => !document.querySelector('.docket-error-provider-email').innerText.trim()", timeout=10_000)
+
+    type_in(page, field("provider-orcid"), "0000-0002-1825-0097")
+    type_in(page, field("metadata-project_descriptive-title-en"), "CTD casts in the browser")
+    type_in(page, field("metadata-project_descriptive-title-fr"), "Profils CTD dans le navigateur")
+    type_in(page, field("metadata-project_descriptive-abstract-en", "textarea"), "Profiles from three stations.")
+    type_in(page, field("metadata-project_descriptive-keywords"), "ocean, CTD")
+    type_in(page, field("metadata-dataset_administrative-licence"), "CC-BY-4.0")
+    type_in(page, field("metadata-dataset_administrative-contact-name"), "Ana Lima")
+    type_in(page, field("metadata-dataset_administrative-contact-email"), "ana.lima@example.org")
+    page.locator(field("metadata-dataset_administrative-access_rights", "select")).select_option(label="open")
+    type_in(page, field("metadata-experiment_contextual-temporal_coverage-start"), "2024-05-13")
+    type_in(page, field("metadata-experiment_contextual-temporal_coverage-end"), "2024-05-11")
+    page.locator(".docket-error-metadata-experiment_contextual-temporal_coverage-end").get_by_text(
+        "is before the start").wait_for(timeout=10_000)
+    type_in(page, field("metadata-experiment_contextual-temporal_coverage-end"), "2024-05-14")
+    type_in(page, field("files-0-name"), "ctd.csv")
+    # Submit with a file location missing: refused, every error listed, nothing stored.
+    page.click(".docket-submit")
+    page.locator(".docket-problems li[data-path='$.files[0].location']").wait_for(timeout=10_000)
+    shot(page, "form-refused", ".docket-problems")
+    with docket.open(folder) as d:
+        assert d.list() == []
+    type_in(page, field("files-0-location"), "https://data.example.org/ctd.csv")
+    page.click(".docket-submit")
+    page.locator(".docket-summary").wait_for(timeout=20_000)
+    request_id = page.locator(".docket-request-id").inner_text()
+    shot(page, "form-stored", ".docket-summary")
+
+    with docket.open(folder) as d:
+        record = d.get(request_id)
+        assert record["revision"] == 1 and record["review_state"] == "submitted"
+        assert record["provider"] == {"name": "Ana Lima", "email": "ana.lima@example.org",
+                                      "orcid": "0000-0002-1825-0097"}
+        assert record["metadata"]["experiment_contextual"]["temporal_coverage"] == {
+            "start": "2024-05-13", "end": "2024-05-14"}
+        bundles = d.prov_bundles(request_id)
+        assert [b["template"] for b in bundles] == ["submission"]
+        provn = d.prov(request_id).get_provn()
+        assert "orcid:0000-0002-1825-0097" in provn and "Ana Lima" in provn
+
+    # Opened again by id, the request is edited and saved as a new revision.
+    open_form(page, base, f"?id={request_id}&lang=en")
+    title = page.locator(field("metadata-project_descriptive-title-en"))
+    assert title.input_value() == "CTD casts in the browser"
+    type_in(page, field("metadata-project_descriptive-title-en"), "CTD casts, corrected")
+    page.click(".docket-submit")
+    page.locator(".docket-request-revision").get_by_text("2").wait_for(timeout=20_000)
+    shot(page, "form-revised", ".docket-summary")
+    with docket.open(folder) as d:
+        record = d.get(request_id)
+        assert record["revision"] == 2 and record["review_state"] == "draft"
+        assert record["metadata"]["project_descriptive"]["title"]["en"] == "CTD casts, corrected"
+        assert d.get(request_id, 1)["metadata"]["project_descriptive"]["title"]["en"] == "CTD casts in the browser"
+        assert len(d.prov_bundles(request_id)) == 2
+
+
+@pytest.mark.parametrize(("lang", "email", "title"), [
+    ("fr", "Courriel", "Demande d'intégration de données"),
+    ("de", "E-Mail", "Antrag auf Datenaufnahme"),
+])
+def test_labels_follow_the_url_language(page: object, served: tuple[str, Path], lang: str, email: str,
+                                        title: str) -> None:
+    base, _ = served
+    open_form(page, base, f"?lang={lang}")
+    assert page.locator(".docket-title").inner_text() == title
+    assert page.locator(".docket-box-provider-email .docket-label").inner_text().startswith(email)
+    shot(page, f"form-{lang}")
+    # The selector switches the page language without reloading.
+    page.locator(".docket-language select").select_option(label="English")
+    page.locator(".docket-title").get_by_text("Ingest request").wait_for(timeout=10_000)

@@ -1,0 +1,317 @@
+"""Form definitions and the ipywidgets renderer, driven through their Python API.
+
+Widgets are filled by setting their values, exactly as the browser's messages do in Voila; the
+request page stores through the real core API into a real instance.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from docket.api import Docket
+from docket.errors import InstanceError, NotFound
+from docket.forms import list_forms, load_form
+from docket.forms.page import RequestPage, query_parameters, request_page
+from docket.forms.renderer import FormView, render
+from docket.validation import SchemaSet
+
+from .conftest import EXAMPLES, ROOT, example_requests, invalid_examples
+
+CTD = EXAMPLES / "requests" / "ctd-multilingual.json"
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def fill_minimal(view: FormView, *, email: str = "ana.lima@example.org") -> None:
+    """The smallest valid request, typed field by field."""
+    values = {
+        "provider.name": "Ana Lima",
+        "provider.email": email,
+        "provider.orcid": "0000-0002-1825-0097",
+        "metadata.project_descriptive.title.en": "CTD casts",
+        "metadata.project_descriptive.title.fr": "Profils CTD",
+        "metadata.project_descriptive.abstract.en": "Temperature and salinity profiles.",
+        "metadata.project_descriptive.keywords": "ocean, CTD",
+        "metadata.dataset_administrative.licence": "CC-BY-4.0",
+        "metadata.dataset_administrative.contact.name": "Ana Lima",
+        "metadata.dataset_administrative.contact.email": "ana.lima@example.org",
+        "files.0.name": "ctd.csv",
+        "files.0.location": "https://data.example.org/ctd.csv",
+    }
+    for path, value in values.items():
+        set_input(view, path, value)
+
+
+def errors(view: FormView, path: str) -> str:
+    """What the field at ``path`` shows as its error(s) now."""
+    return " ".join(view.field(path).errors)
+
+
+def set_input(view: FormView, path: str, value: object) -> None:
+    parts = path.split(".")
+    if parts[-1] in view.content_languages and parts[-2] in ("title", "abstract", "methods"):
+        view.field(".".join(parts[:-1])).inputs[parts[-1]].value = value
+    else:
+        view.field(path).input.value = value
+
+
+# -- definitions -----------------------------------------------------------------------------
+
+
+def test_packaged_forms_are_listed_and_load() -> None:
+    assert {"ingest-request", "file-resubmission"} <= set(list_forms())
+    form = load_form("ingest-request")
+    assert form.version == "1.0" and {"en", "fr", "de"} <= set(form.title)
+    assert form.schema["$ref"].endswith("/request.schema.json")
+    assert [s["id"] for s in form.sections()][1:6] == [
+        "project_descriptive", "dataset_administrative", "dataset_structural",
+        "instrument_technical", "experiment_contextual",
+    ]
+
+
+def test_every_label_exists_in_three_languages() -> None:
+    for name in list_forms():
+        form = load_form(name)
+        for path, spec in form.iter_fields():
+            for key in ("label", "help", "add_label", "row_label"):
+                if key in spec:
+                    assert {"en", "fr", "de"} <= set(spec[key]), f"{name}: {key} of {'.'.join(path)}"
+        for section in form.sections():
+            assert {"en", "fr", "de"} <= set(section["title"]), f"{name}: section {section['id']}"
+
+
+def test_unknown_form_is_named() -> None:
+    with pytest.raises(NotFound, match="no form 'nope'.*ingest-request"):
+        load_form("nope")
+
+
+def test_instance_form_overrides_packaged(dk: Docket) -> None:
+    folder = dk.instance.root / "forms"
+    folder.mkdir()
+    definition = load(ROOT / "forms" / "ingest-request.json")
+    definition["title"]["en"] = "Our own request form"
+    (folder / "ingest-request.json").write_text(json.dumps(definition), encoding="utf-8")
+    form = load_form("ingest-request", dk)
+    assert form.source == "instance" and form.title["en"] == "Our own request form"
+    (folder / "broken.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(InstanceError, match="broken.json"):
+        load_form("broken", dk)
+
+
+def test_form_and_core_agree_on_every_example() -> None:
+    """The form's problems are the core's problems, with the same JSON paths."""
+    form = load_form("ingest-request")
+    core = SchemaSet()
+    for path in example_requests():
+        assert form.problems(load(path)) == []
+    for path in invalid_examples():
+        try:
+            doc = load(path)
+        except ValueError:
+            continue  # malformed JSON never reaches a form
+        if "steps" in doc:
+            continue  # workflow state is not the form's business; the core checks it
+        assert form.problems(doc) == core.problems("request", doc), path.name
+
+
+def test_blank_lists_what_is_required() -> None:
+    form = load_form("ingest-request")
+    blank = form.blank()
+    assert blank["metadata"]["project_descriptive"]["title"] == {"en": "", "fr": "", "de": ""}
+    assert len(blank["files"]) == 1 and blank["metadata"]["project_descriptive"]["authors"] == []
+    where = {p.where for p in form.problems(blank)}
+    assert {"$.provider.name", "$.provider.email", "$.metadata.project_descriptive.title",
+            "$.metadata.dataset_administrative.licence", "$.files[0].name"} <= where
+
+
+def test_resubmission_merges_into_the_existing_record(dk: Docket) -> None:
+    first = dk.submit(CTD)
+    record = dk.get(first["id"])
+    form = load_form("file-resubmission", dk)
+    data = form.from_record(record)
+    assert set(data) <= {"provider", "files", "comment"}
+    data["files"] = [{"name": "ctd_v2.csv", "location": "https://data.example.org/ctd_v2.csv"}]
+    assert form.problems(data) == []
+    doc = form.to_request(data, record)
+    assert doc["metadata"] == record["metadata"] and "revision" not in doc
+    second = dk.revise(first["id"], doc, expected_revision=1)
+    assert second["revision"] == 2
+    assert [f["name"] for f in dk.get(first["id"])["files"]] == ["ctd_v2.csv"]
+
+
+# -- the renderer ----------------------------------------------------------------------------
+
+
+def test_live_errors_appear_on_touched_fields_only() -> None:
+    view = render(load_form("ingest-request"), language="en", content_languages=["en", "fr", "de"])
+    assert all(not f.errors for f in view.walk()), "a fresh form shows no errors"
+    set_input(view, "provider.email", "not-an-email")
+    assert "not a valid e-mail" in errors(view, "provider.email")
+    assert errors(view, "provider.name") == "", "an untouched field stays quiet"
+    set_input(view, "provider.email", "ana@example.org")
+    assert errors(view, "provider.email") == ""
+
+    set_input(view, "provider.orcid", "0000-0002-1825-0098")  # wrong check digit
+    assert "ORCID" in errors(view, "provider.orcid")
+    set_input(view, "provider.orcid", "0000-0002-1825-0097")
+    assert errors(view, "provider.orcid") == ""
+
+
+def test_date_range_error_shows_at_the_end_date() -> None:
+    from datetime import date
+
+    view = render(load_form("ingest-request"), language="en")
+    set_input(view, "metadata.experiment_contextual.temporal_coverage.start", date(2024, 5, 13))
+    set_input(view, "metadata.experiment_contextual.temporal_coverage.end", date(2024, 5, 11))
+    error = errors(view, "metadata.experiment_contextual.temporal_coverage.end")
+    assert "before the start 2024-05-13" in error
+
+
+def test_submit_is_refused_with_every_error_and_nothing_stored(dk: Docket) -> None:
+    page = RequestPage(dk, "ingest-request", "en", None)
+    view = page.view
+    fill_minimal(view, email="broken@")
+    set_input(view, "provider.orcid", "0000-0002-1825-0098")
+    assert view.submit() is None
+    listed = {p.where for p in view.problems}
+    assert listed == {"$.provider.email", "$.provider.orcid"}
+    assert "$.provider.email" in view.status.value and "$.provider.orcid" in view.status.value
+    assert dk.list() == []
+
+    set_input(view, "provider.email", "ana.lima@example.org")
+    set_input(view, "provider.orcid", "0000-0002-1825-0097")
+    result = view.submit()
+    assert result["id"] == "ocean-0001" and result["revision"] == 1
+    assert "ocean-0001" in view.status.value and "docket-summary" in view.status.value
+    record = dk.get("ocean-0001")
+    assert record["metadata"]["project_descriptive"]["title"] == {"en": "CTD casts", "fr": "Profils CTD"}
+    assert record["metadata"]["project_descriptive"]["keywords"] == ["ocean", "CTD"]
+    provn = dk.prov("ocean-0001").get_provn()
+    assert "orcid:0000-0002-1825-0097" in provn and "Ana Lima" in provn
+
+    # Submitting again from the same page is a new revision, not a second request.
+    set_input(view, "metadata.project_descriptive.title.de", "CTD-Profile")
+    again = view.submit()
+    assert (again["id"], again["revision"]) == ("ocean-0001", 2)
+    assert len(dk.list()) == 1 and dk.get("ocean-0001")["review_state"] == "draft"
+
+
+def test_repeatable_groups_add_and_remove() -> None:
+    view = render(load_form("ingest-request"), language="en")
+    authors = view.field("metadata.project_descriptive.authors")
+    for name in ("A", "B", "C"):
+        row = authors.add_row()
+        row.children[0].input.value = name
+    authors.rows[1].remove.click()
+    names = [a["name"] for a in view.data()["metadata"]["project_descriptive"]["authors"]]
+    assert names == ["A", "C"]
+    assert "docket-field-metadata-project_descriptive-authors-1-name" in authors.rows[1].children[0].input._dom_classes
+    authors.rows[1].children[1].input.value = "bad"
+    assert "e-mail" in errors(view, "metadata.project_descriptive.authors.1.email")
+    columns = view.field("metadata.dataset_structural.fields")
+    columns.add_row()
+    view.field("metadata.dataset_structural.fields.0.name").input.value = "depth_m"
+    view.field("metadata.dataset_structural.fields.0.type").input.value = "number"
+    view.field("metadata.dataset_structural.fields.0.constraints.required").input.value = True
+    assert view.form.clean(view.data())["metadata"]["dataset_structural"] == {
+        "fields": [{"name": "depth_m", "type": "number", "constraints": {"required": True}}]}
+
+
+@pytest.mark.parametrize(("language", "label", "submit", "required"), [
+    ("en", "E-mail", "Submit request", "is required"),
+    ("fr", "Courriel", "Envoyer la demande", "est obligatoire"),
+    ("de", "E-Mail", "Antrag senden", "ist erforderlich"),
+])
+def test_three_languages(language: str, label: str, submit: str, required: str) -> None:
+    view = render(load_form("ingest-request"), language="en", content_languages=["en", "fr", "de"])
+    view.set_language(language)
+    assert view.field("provider.email").label.value.startswith(label)
+    assert view.submit_button.description == submit
+    view.submit()
+    assert required in errors(view, "provider.name")
+    options = dict(view.field("metadata.dataset_administrative.access_rights").input.options)
+    assert set(options.values()) == {None, "open", "embargoed", "restricted"}
+    title = view.field("metadata.project_descriptive.title")
+    assert list(title.inputs) == ["en", "fr", "de"]
+
+
+def test_editing_a_record_keeps_what_the_form_does_not_show(dk: Docket) -> None:
+    first = dk.submit(CTD)
+    page = RequestPage(dk, "ingest-request", "fr", first["id"])
+    assert page.view.problems == []
+    set_input(page.view, "metadata.project_descriptive.title.en", "CTD casts, corrected")
+    result = page.view.submit()
+    assert result["revision"] == 2
+    new, old = dk.get(first["id"]), dk.get(first["id"], 1)
+    assert new["metadata"]["project_descriptive"]["title"]["en"] == "CTD casts, corrected"
+    # md5 and Table Schema constraints are not on the form, yet survive the edit.
+    assert new["files"] == old["files"]
+    assert new["metadata"]["dataset_structural"] == old["metadata"]["dataset_structural"]
+
+
+def test_page_language_and_id_come_from_the_url(dk: Docket) -> None:
+    first = dk.submit(CTD)
+    assert query_parameters("lang=de&id=ocean-0001") == {"lang": "de", "id": "ocean-0001"}
+    widget = request_page(instance=str(dk.instance.root), query=f"lang=de&id={first['id']}")
+    html = " ".join(str(getattr(w, "value", "")) for w in _widgets(widget))
+    assert "Antrag auf Datenaufnahme" in html and "ocean-0001" in html
+    missing = request_page(instance=str(dk.instance.root), query="id=ocean-9999")
+    assert "no request &#x27;ocean-9999&#x27;" in missing.value
+    nowhere = request_page(query="")
+    assert "no docket instance" in nowhere.value
+
+
+def _widgets(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _widgets(child)
+
+
+def test_resubmission_page_needs_an_id(dk: Docket) -> None:
+    page = RequestPage(dk, "file-resubmission", "en", None)
+    assert page.view.submit_button.disabled
+    first = dk.submit(CTD)
+    page = RequestPage(dk, "file-resubmission", "en", first["id"])
+    row = page.view.field("files").add_row()
+    row.children[0].input.value = "extra.csv"
+    row.children[1].input.value = "https://data.example.org/extra.csv"
+    assert page.view.submit()["revision"] == 2
+    assert [f["name"] for f in dk.get(first["id"])["files"]] == ["ctd_bay_of_biscay_2024.csv", "extra.csv"]
+
+
+def test_notebooks_run_under_nbval(tmp_path: Path, dk: Docket) -> None:
+    """``pytest --nbval-lax`` executes the form page notebook against a real instance.
+
+    (Only request.ipynb: the QA notebook needs a request_id parameter and is tested by its owner.)
+    """
+    import os
+
+    env = {**os.environ, "DOCKET_INSTANCE": str(dk.instance.root)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+         str(ROOT / "notebooks" / "request.ipynb")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def test_serve_refuses_bad_usage_before_starting(dk: Docket) -> None:
+    import socket
+
+    from .clirun import docket_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = docket_cli("serve", "--port", str(port), "--no-browser", instance=dk.instance.root)
+    assert busy.code == 2 and f"port {port}" in busy.err and "Traceback" not in busy.err
+    nowhere = docket_cli("serve", "--no-browser", instance=dk.instance.root / "missing")
+    assert nowhere.code == 2 and "no docket instance" in nowhere.err
