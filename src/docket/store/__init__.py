@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -56,6 +57,12 @@ def _unavailable(store: Store, exc: BaseException) -> StoreUnavailable:
 def _describe(exc: BaseException) -> str:
     text_ = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text_[0] if text_ else type(exc).__name__
+
+
+@lru_cache(maxsize=1)
+def _head() -> str | None:
+    """The newest migration; read once per process (the scripts do not change while it runs)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 class Store:
@@ -117,7 +124,7 @@ class Store:
             plain.dispose()
 
     def head(self) -> str | None:
-        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+        return _head()
 
     def current(self) -> str | None:
         with self.connect() as conn:
