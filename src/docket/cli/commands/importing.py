@@ -1,0 +1,32 @@
+"""``docket import``: filled offline forms from files, folders and e-mail (.eml, mbox, Maildir)."""
+
+from __future__ import annotations
+
+import argparse
+
+from docket.cli.context import open_docket
+from docket.cli.output import add_json_flag, emit
+from docket.offline.importer import import_paths
+from docket.offline.sources import check_paths
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import filled offline forms (JSON files, folders, .eml, mbox, Maildir); each form once",
+        description="Every form is checked (digest, schema) before anything is written. Exit 0: all "
+                    "imported or already imported; 1: some file was refused or altered; 2: bad usage.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="JSON file, folder, .eml file, mbox file or Maildir")
+    p.add_argument("--max-bytes", type=int, metavar="N",
+                   help="refuse files and attachments larger than N bytes (default: [limits] max_upload_bytes)")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    check_paths(args.paths)  # usage errors (exit 2) before the instance is even opened
+    with open_docket(args) as d:
+        report = import_paths(d, args.paths, max_bytes=args.max_bytes)
+    emit(args, report.as_dict(), report.text())
+    return report.exit_code

@@ -1,0 +1,14 @@
+"""Offline forms: export a blank form (JSON or a notebook), import filled ones (files or e-mail).
+
+A provider without access to the Voila page fills a form in any editor or in their own Jupyter and
+e-mails the JSON back; ``docket import`` reads files, folders, .eml files, mbox files and Maildir
+folders, checks each form's digest (:mod:`docket.offline.envelope`), validates everything before
+writing anything, and stores each new form once (:mod:`docket.offline.importer`).
+See docs/offline-forms.md.
+"""
+
+from docket.offline.envelope import Verdict, build_envelope, seal, verify
+from docket.offline.export import export_form
+from docket.offline.importer import ImportReport, import_paths
+
+__all__ = ["ImportReport", "Verdict", "build_envelope", "export_form", "import_paths", "seal", "verify"]

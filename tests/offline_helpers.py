@@ -1,0 +1,81 @@
+"""Shared by the offline-form tests: running the CLI in-process, filling forms, building mail."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import default as policy
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+import docket
+from docket.cli import main
+from docket.offline.envelope import seal
+from docket.store import tables
+from tests.conftest import EXAMPLES
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def cli(*args: str | Path, instance: Path | None = None) -> Run:
+    """``docket ARGS`` in this process (fast), capturing what it prints."""
+    argv = (["--instance", str(instance)] if instance else []) + [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def row_counts(instance: Path) -> dict[str, int]:
+    with docket.open(instance) as d, d.store.connect() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in tables.metadata.sorted_tables}
+
+
+def request_data(name: str = "soil-several-files") -> dict:
+    """An example request with URL locations (meaningful from anywhere, e-mail included)."""
+    doc = json.loads((EXAMPLES / "requests" / f"{name}.json").read_text(encoding="utf-8"))
+    for f in doc["files"]:
+        f["location"] = f"https://data.example.org/incoming/{f['name']}"
+    return doc
+
+
+def export_blank(tmp: Path, instance: Path, name: str = "ingest-request", lang: str = "en",
+                 *extra: str) -> dict:
+    out = tmp / f"blank-{name}-{lang}.json"
+    run = cli("form", "export", name, "--lang", lang, "--output", out, "--force", *extra, instance=instance)
+    assert run.code == 0, run.err
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def fill(blank: dict, data: dict, sealed: bool = False, **envelope: Any) -> dict:
+    """A provider's filling: by hand (the blank's digest kept) or as the notebook saves it."""
+    env = {**blank, **envelope, "data": data}
+    return seal(env) if sealed else env
+
+
+def write_json(path: Path, document: Any) -> Path:
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def mail_with(attachments: list[tuple[str, bytes]], subject: str = "Ingest form") -> EmailMessage:
+    msg = EmailMessage(policy=policy)
+    msg["From"], msg["To"], msg["Subject"] = "Ana <ana@example.org>", "desk@example.org", subject
+    msg.set_content("Form attached.\n")
+    for name, data in attachments:
+        msg.add_attachment(data, maintype="application", subtype="json", filename=name)
+    return msg
