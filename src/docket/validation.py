@@ -70,7 +70,7 @@ def json_path(parts: Iterable[Any]) -> str:
     return out
 
 
-def _problem(error: ValidationError) -> Problem:
+def problem_from_error(error: ValidationError) -> Problem:
     """A jsonschema error as a Problem whose path names the offending field itself."""
     path = list(error.absolute_path)
     message = error.message
@@ -88,7 +88,7 @@ def _problem(error: ValidationError) -> Problem:
     elif error.validator == "oneOf" and error.context:
         # Pick the alternative that got furthest, so "title" says why, not just "not valid".
         best = max(error.context, key=lambda e: len(list(e.absolute_path)))
-        return _problem(best) if list(best.absolute_path) != path else Problem(json_path(path), best.message)
+        return problem_from_error(best) if list(best.absolute_path) != path else Problem(json_path(path), best.message)
     elif error.validator == "format":
         message = f"{error.instance!r} is not a valid {error.validator_value}"
     elif error.validator == "enum":
@@ -253,7 +253,7 @@ class SchemaSet:
         """Every error in ``document`` against schema ``name``, each with its JSON path."""
         found: list[Problem] = []
         if not self.fast_validator(name).is_valid(document):
-            found = [_problem(e) for e in self.validator(name).iter_errors(document)]
+            found = [problem_from_error(e) for e in self.validator(name).iter_errors(document)]
             if not found:  # the two engines disagree: trust the stricter one, say where
                 found = [Problem(json_path(e.instance_path), e.message)
                          for e in self.fast_validator(name).iter_errors(document)]

@@ -27,7 +27,7 @@ from jsonschema.exceptions import SchemaError
 
 from docket.errors import BadInput, InstanceError, NotFound, Problem
 from docket.resources import data_dir
-from docket.validation import RULES, SchemaSet, _problem, format_checker
+from docket.validation import RULES, SchemaSet, format_checker, problem_from_error
 
 SUFFIX = ".json"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
@@ -280,7 +280,7 @@ class Form:
         schema (e.g. a coverage that ends before it starts) apply too.
         """
         doc = self.clean(data)
-        found = [_problem(e) for e in self.validator().iter_errors(doc)]
+        found = [problem_from_error(e) for e in self.validator().iter_errors(doc)]
         if isinstance(doc, dict):
             for check in RULES.get(self.target, []):
                 found.extend(check(doc))
