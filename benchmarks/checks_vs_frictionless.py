@@ -1,0 +1,254 @@
+"""Per-value checks: docket vs ``frictionless validate`` on the same 1,000,000-row CSV and schema.
+
+Target (issue 5): docket >= 10x faster, and both find the same errors. Usage::
+
+    python benchmarks/checks_vs_frictionless.py [--rows 1000000] [--big-gib 2]
+
+It writes a CSV with a declared Table Schema and seeded errors (type errors, impossible dates,
+out-of-range values, enum and pattern violations, missing required values, repeated primary
+keys) into a temporary folder, runs docket's ``check_table`` and ``frictionless validate`` with
+the same schema one after the other, prints both wall times and the ratio, and compares what was
+found: counts per kind of error and the sets of (row, column) per kind.
+
+frictionless is not a dependency of docket: on first run this script runs
+``pip install frictionless`` into the current interpreter's environment (the ``bench`` extra).
+
+``--big-gib N`` also writes an N GiB CSV (the same kind of rows) and checks it in a child
+process, reporting the child's peak RSS (target: under 200 MB for 2 GiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"required": True}},
+        {"name": "station", "type": "string", "constraints": {"required": True, "pattern": "ST[0-9]{4}"}},
+        {"name": "day", "type": "date"},
+        {"name": "temperature", "type": "number", "constraints": {"minimum": -60, "maximum": 60}},
+        {"name": "count", "type": "integer", "constraints": {"minimum": 0}},
+        {"name": "quality", "type": "string", "constraints": {"enum": ["good", "suspect", "bad"]}},
+        {"name": "rain", "type": "boolean"},
+        {"name": "note", "type": "string"},
+    ],
+    "primaryKey": "id",
+}
+
+# docket check id -> frictionless error type / constraint name
+KINDS = ("table.type", "table.minimum", "table.maximum", "table.enum", "table.pattern",
+         "table.required", "table.primary-key")
+
+
+def make_frame(rows: int, start: int = 0, seed: int = 5) -> tuple[pd.DataFrame, dict]:
+    """A block of clean rows plus seeded errors; returns the frame and {kind: {(row, column)}}."""
+    rng = np.random.default_rng(seed + start)
+    ids = np.arange(start + 1, start + rows + 1)
+    days = pd.Timestamp("2000-01-01") + pd.to_timedelta(rng.integers(0, 9000, rows), unit="D")
+    df = pd.DataFrame({
+        "id": ids.astype(str),
+        "station": np.char.add("ST", np.char.zfill(rng.integers(0, 9999, rows).astype(str), 4)),
+        "day": days.strftime("%Y-%m-%d"),
+        "temperature": np.round(rng.normal(10, 8, rows).clip(-50, 50), 2).astype(str),
+        "count": rng.integers(0, 500, rows).astype(str),
+        "quality": rng.choice(["good", "suspect", "bad"], rows),
+        "rain": rng.choice(["true", "false"], rows),
+        "note": rng.choice(["", "calm", "windy day", "sensor cleaned"], rows),
+    })
+    seeded: dict[str, set] = {k: set() for k in KINDS}
+    per_kind = max(1, rows // 10_000)
+    used: set[int] = set()
+
+    def pick(n: int) -> np.ndarray:
+        out = []
+        while len(out) < n:
+            r = int(rng.integers(1, rows))  # never the first row: keys below repeat earlier ones
+            if r not in used:
+                used.add(r)
+                out.append(r)
+        return np.array(out)
+
+    def seed_values(kind, column, values, n):
+        idx = pick(n)
+        df.loc[idx, column] = rng.choice(values, n)
+        for i in idx:
+            seeded[kind].add((start + i + 1, column))
+
+    seed_values("table.type", "temperature", ["abc", "1,5", "12..3"], per_kind)
+    seed_values("table.type", "day", ["2021-02-30", "2021/03/01", "31-12-2020"], per_kind)
+    seed_values("table.type", "rain", ["yes", "N"], per_kind)
+    seed_values("table.maximum", "temperature", ["75.5", "99"], per_kind)
+    seed_values("table.minimum", "count", ["-1", "-20"], per_kind)
+    seed_values("table.enum", "quality", ["excellent", "Good"], per_kind)
+    seed_values("table.pattern", "station", ["ST12", "st0001", "XX0001"], per_kind)
+    idx = pick(per_kind)
+    df.loc[idx, "station"] = ""
+    seeded["table.required"].update((start + i + 1, "station") for i in idx)
+    idx = pick(per_kind)
+    df.loc[idx, "id"] = df.loc[idx - 1, "id"].to_numpy()  # repeat the previous row's key
+    seeded["table.primary-key"].update((start + i + 1, "id") for i in idx)
+    return df, seeded
+
+
+def run_docket(path: Path, schema_path: Path) -> tuple[float, dict]:
+    from docket.checks import check_table
+
+    t0 = time.perf_counter()
+    report = check_table(path, schema_path, sample_size=10**7)
+    elapsed = time.perf_counter() - t0
+    found: dict[str, set] = {k: set() for k in KINDS}
+    for c in report.checks:
+        if c.id in found:
+            found[c.id] = {(loc["row"], loc["column"]) for loc in c.locations}
+            assert c.count == len(found[c.id]), (c.id, c.count, len(found[c.id]))
+    return elapsed, found
+
+
+def ensure_frictionless() -> str:
+    exe = Path(sys.executable).with_name("frictionless")
+    if not exe.exists() and importlib.util.find_spec("frictionless") is None:
+        print("installing frictionless into this environment (pip install frictionless) ...")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "frictionless"], check=True)
+    return str(exe) if exe.exists() else shutil.which("frictionless") or "frictionless"
+
+
+def run_frictionless(exe: str, path: Path, schema_path: Path) -> tuple[float, dict, dict]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [exe, "validate", path.name, "--schema", schema_path.name, "--json",
+         "--limit-errors", "10000000"],
+        capture_output=True, text=True, cwd=path.parent,  # frictionless refuses absolute paths
+    )
+    elapsed = time.perf_counter() - t0
+    data = json.loads(proc.stdout)
+    found: dict[str, set] = {k: set() for k in KINDS}
+    other: Counter = Counter()
+    for task in data.get("tasks", []):
+        for err in task.get("errors", []):
+            kind = err.get("type")
+            where = (err.get("rowNumber", 0) - 1, err.get("fieldName"))
+            note = err.get("note", "")
+            if kind == "type-error":
+                found["table.type"].add(where)
+            elif kind == "constraint-error":
+                for name in ("minimum", "maximum", "enum", "pattern", "required"):
+                    if f'"{name}"' in note:
+                        found[f"table.{name}"].add(where)
+                        break
+                else:
+                    other[f"constraint: {note}"] += 1
+            elif kind == "primary-key":
+                cells = err.get("cells") or []
+                found["table.primary-key"].add((err.get("rowNumber", 0) - 1, "id"))
+                del cells
+            else:
+                other[f"{kind}: {err.get('note', '')[:200]}"] += 1
+    return elapsed, found, dict(other)
+
+
+def big_rss(gib: float, tmp: Path, schema_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = tmp / "big.csv"
+    target = int(gib * (1 << 30))
+    t0 = time.perf_counter()
+    block = 500_000
+    df, _ = make_frame(block)  # one block of rows with seeded errors, written with new ids
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    start = 0
+    with pa.OSFile(str(path), "wb") as sink:
+        while sink.tell() < target:
+            ids = pa.array((np.arange(start + 1, start + block + 1)).astype(str))
+            part = table.set_column(0, "id", ids)
+            opts = pacsv.WriteOptions(include_header=start == 0, quoting_style="needed")
+            pacsv.write_csv(part, sink, write_options=opts)
+            start += block
+    size = path.stat().st_size
+    print(f"\nwrote {size / (1 << 30):.2f} GiB ({start:,} rows) in {time.perf_counter() - t0:.0f} s")
+    # VmHWM is this process's own peak RSS; getrusage's ru_maxrss would include the RSS of the
+    # parent at fork time (Linux carries it across exec), which is not what we measure.
+    hwm = (
+        "def hwm():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        "            return int(line.split()[1]) / 1024\n"
+    )
+    code = hwm + (
+        "import sys, time, json\n"
+        "from docket.checks import check_table\n"
+        "t = time.perf_counter()\n"
+        f"r = check_table({str(path)!r}, {str(schema_path)!r})\n"
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'rows': r.summary['rows'],"
+        " 'errors': r.summary['errors'], 'peak_rss_mb': hwm()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    base = subprocess.run(
+        [sys.executable, "-c", hwm + "import docket.checks\ndocket.checks.all_checks()\nprint(hwm())"],
+        capture_output=True, text=True, check=True)
+    print(f"docket on {size / (1 << 30):.2f} GiB: {figures['seconds']:.1f} s, "
+          f"{figures['rows']:,} rows, {figures['errors']:,} errors, peak RSS "
+          f"{figures['peak_rss_mb']:.0f} MB (of which imports alone: {float(base.stdout):.0f} MB); "
+          f"target < 200 MB: {'met' if figures['peak_rss_mb'] < 200 else 'NOT met'}")
+    path.unlink()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--big-gib", type=float, default=0.0,
+                        help="also measure peak RSS on a CSV of this many GiB (e.g. 2)")
+    parser.add_argument("--skip-frictionless", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="docket-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        schema_path = tmp / "schema.json"
+        schema_path.write_text(json.dumps(SCHEMA))
+        path = tmp / "data.csv"
+        t0 = time.perf_counter()
+        df, seeded = make_frame(args.rows)
+        df.to_csv(path, index=False)
+        del df
+        print(f"wrote {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) with "
+              f"{sum(len(v) for v in seeded.values())} seeded errors in "
+              f"{time.perf_counter() - t0:.1f} s")
+        d_time, d_found = run_docket(path, schema_path)
+        print(f"docket check_table:    {d_time:8.2f} s")
+        for kind in KINDS:
+            assert d_found[kind] == seeded[kind], f"docket missed/added {kind}"
+        print("docket found exactly the seeded errors")
+        if not args.skip_frictionless:
+            exe = ensure_frictionless()
+            f_time, f_found, other = run_frictionless(exe, path, schema_path)
+            print(f"frictionless validate: {f_time:8.2f} s")
+            print(f"ratio: docket is {f_time / d_time:.1f}x faster (target >= 10x: "
+                  f"{'met' if f_time / d_time >= 10 else 'NOT met'})")
+            same = True
+            print(f"{'kind':<20}{'docket':>8}{'frictionless':>14}  same rows/columns")
+            for kind in KINDS:
+                eq = d_found[kind] == f_found[kind]
+                same &= eq
+                print(f"{kind:<20}{len(d_found[kind]):>8}{len(f_found[kind]):>14}  {eq}")
+            if other:
+                print(f"frictionless also reported: {other}")
+            print(f"same errors found: {same and not other}")
+        if args.big_gib:
+            big_rss(args.big_gib, tmp, schema_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""Running checks: on one CSV file (``check_table``) or on a whole request (``check_request``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from docket.checks import registry
+from docket.checks._scan import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_SPILL_ROWS,
+    Dialect,
+    TableContext,
+    prepass,
+    read_header,
+    run_table_checks,
+    sniff_delimiter,
+)
+from docket.checks._types import FieldSpec
+from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, RecordContext
+from docket.checks.congruence import declared_files
+from docket.checks.report import Report, build_report
+from docket.errors import BadInput, NotFound
+
+TABULAR_MEDIA_TYPES = ("text/csv", "text/tab-separated-values", "application/csv")
+TABULAR_SUFFIXES = (".csv", ".tsv", ".tab")
+
+
+def load_table_schema(schema: dict[str, Any] | str | Path | None) -> dict[str, Any] | None:
+    """A Table Schema from a dict or a JSON file; BadInput when it is not one."""
+    if schema is None:
+        return None
+    if isinstance(schema, str | Path):
+        path = Path(schema)
+        if not path.is_file():
+            raise NotFound(f"{path}: no such Table Schema file")
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadInput(f"{path}: the Table Schema is not JSON ({exc})") from None
+    if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
+        raise BadInput("the Table Schema must be a JSON object with a 'fields' list")
+    for i, desc in enumerate(schema["fields"]):
+        if not isinstance(desc, dict) or not isinstance(desc.get("name"), str):
+            raise BadInput(f"Table Schema fields[{i}] must be an object with a string 'name'")
+    return schema
+
+
+def _apply_schema(table: TableContext, schema: dict[str, Any] | None) -> None:
+    if schema is None:
+        return
+    missing = schema.get("missingValues", [""])
+    missing = [str(v) for v in missing] if isinstance(missing, list) else [""]
+    table.fields = [FieldSpec.from_descriptor(d, missing) for d in schema["fields"]]
+    names = [f.name for f in table.fields]
+    for name in {n for n in names if names.count(n) > 1}:
+        table.schema_problems.append(f"field name {name!r} is declared more than once")
+    for spec in table.fields:
+        table.schema_problems.extend(spec.problems)
+    pk = schema.get("primaryKey") or []
+    table.primary_key = [pk] if isinstance(pk, str) else [str(p) for p in pk]
+    for name in table.primary_key:
+        if name not in names:
+            table.schema_problems.append(f"primaryKey names {name!r}, which is not a declared field")
+    # Map fields to columns: by name first, then by position for columns nobody claimed.
+    position = {}
+    for col, label in enumerate(table.header):
+        position.setdefault(label, col)
+    mapping: list[int | None] = [position.get(spec.name) for spec in table.fields]
+    claimed = {c for c in mapping if c is not None}
+    for i, col in enumerate(mapping):
+        if col is None and i < len(table.header) and i not in claimed:
+            mapping[i] = i
+            claimed.add(i)
+    table.field_columns = mapping
+
+
+def scan_file(
+    path: Path,
+    schema: dict[str, Any] | None,
+    *,
+    name: str | None = None,
+    severities: dict[str, str] | None = None,
+    encoding: str | None = None,
+    dialect: dict[str, Any] | None = None,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    spill_rows: int = DEFAULT_SPILL_ROWS,
+) -> tuple[list[CheckResult], dict[str, Any]]:
+    """Run every table check on one file; returns the results and the file's entry."""
+    sev = severities or {}
+    table = TableContext(path=path, name=name or path.name, schema=schema,
+                         sample_size=sample_size, spill_rows=spill_rows)
+    table.prepass = prepass(path, table.name, encoding, sample_size)
+    if table.prepass.size == 0:
+        table.unreadable = "the file is empty (0 bytes)"
+    else:
+        table.dialect = (Dialect.from_descriptor(dialect) if dialect
+                         else Dialect(delimiter=sniff_delimiter(path, table.prepass.encoding)))
+        try:
+            header = read_header(path, table.prepass.encoding, table.dialect)
+        except (csv.Error, UnicodeError, OSError) as exc:
+            header = None
+            table.header_error = f"the header row cannot be read: {exc}"
+        if header is None:
+            table.unreadable = table.header_error or "the file has no header row"
+        table.header = header or []
+    _apply_schema(table, schema)
+
+    classes = registry.all_checks("table")
+
+    def make_checks():
+        return [cls(severity=sev.get(cls.id), sample_size=sample_size)
+                for cls in classes if sev.get(cls.id) != "off"]
+
+    if table.unreadable:
+        checks = make_checks()
+        for check in checks:
+            check.start(table)
+        results = [c.conclude(table) for c in checks]
+    else:
+        results = run_table_checks(table, make_checks, block_size)
+    off = [cls(severity="off").not_checked("turned off by the severity settings", table.name)
+           for cls in classes if sev.get(cls.id) == "off"]
+    info = {
+        "name": table.name,
+        "size": table.prepass.size,
+        "rows": table.rows,
+        "columns": len(table.header),
+        "header": list(table.header),
+        "encoding": table.prepass.encoding,
+        "delimiter": table.dialect.delimiter,
+        "schema": schema is not None,
+        "checked": not table.unreadable,
+        "reason": table.unreadable,
+    }
+    return results + off, info
+
+
+def check_table(
+    path: str | Path,
+    table_schema: dict[str, Any] | str | Path | None = None,
+    *,
+    severities: dict[str, str] | None = None,
+    encoding: str | None = None,
+    dialect: dict[str, Any] | None = None,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    spill_rows: int = DEFAULT_SPILL_ROWS,
+) -> Report:
+    """Check one CSV file, optionally against a Table Schema (a dict or a JSON file).
+
+    ``severities`` overrides default severities (``{check_id: "info"|"warn"|"error"|"off"}``).
+    ``block_size`` (bytes read per chunk) and ``spill_rows`` (hash entries held in memory before
+    spilling to disk) bound memory; the report does not depend on them.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"{path}: no such file")
+    schema = load_table_schema(table_schema)
+    sev = registry.resolve_severities(severities)
+    results, info = scan_file(
+        path, schema, severities=sev, encoding=encoding, dialect=dialect,
+        sample_size=sample_size, block_size=block_size, spill_rows=spill_rows,
+    )
+    return build_report(results, [info], subject={"kind": "table", "name": path.name},
+                        notes=registry.load_errors())
+
+
+def schema_for(record: dict[str, Any], file: dict[str, Any]) -> dict[str, Any] | None:
+    """The Table Schema that applies to a declared file: dataset_structural itself, or the
+    schema of the resource with that file's name when dataset_structural lists resources."""
+    structural = (record.get("metadata") or {}).get("dataset_structural")
+    if not isinstance(structural, dict):
+        return None
+    if isinstance(structural.get("fields"), list):
+        return structural
+    for res in structural.get("resources") or []:
+        if isinstance(res, dict) and file.get("name") in (res.get("name"), res.get("path")):
+            schema = res.get("schema")
+            return schema if isinstance(schema, dict) else None
+    return None
+
+
+def is_tabular(file: dict[str, Any]) -> bool:
+    media = str(file.get("media_type") or "").split(";")[0].strip().lower()
+    return media in TABULAR_MEDIA_TYPES or str(file.get("name", "")).lower().endswith(TABULAR_SUFFIXES)
+
+
+def check_request(
+    record: dict[str, Any],
+    files: dict[str, str | Path],
+    measured: dict[str, dict[str, Any]] | None = None,
+    *,
+    severities: dict[str, str] | None = None,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    spill_rows: int = DEFAULT_SPILL_ROWS,
+) -> Report:
+    """Every check on a request: metadata completeness, congruence, and the table checks of each
+    tabular file against its declared Table Schema.
+
+    ``files`` maps declared file names to where they are on disk; ``measured`` maps names to
+    measured ``size``/``md5``/``sha256`` (from the transfer); missing facts are measured here.
+    """
+    if not isinstance(record, dict):
+        raise BadInput("the request record must be a JSON object")
+    sev = registry.resolve_severities(severities)
+    context = RecordContext(
+        record=record,
+        files={k: Path(v) for k, v in (files or {}).items()},
+        measured={k: dict(v) for k, v in (measured or {}).items()},
+    )
+    results: list[CheckResult] = []
+    for cls in registry.all_checks():
+        if cls.family == "table":
+            continue
+        if sev.get(cls.id) == "off":
+            results.append(cls(severity="off").not_checked("turned off by the severity settings"))
+            continue
+        results.extend(cls(severity=sev.get(cls.id), sample_size=sample_size).run(context))
+    infos: list[dict[str, Any]] = []
+    notes = registry.load_errors()
+    for f in declared_files(record):
+        name = str(f.get("name", ""))
+        path = context.files.get(name)
+        if not is_tabular(f) or path is None or not path.is_file():
+            reason = ("not a tabular file" if not is_tabular(f) else "not received")
+            infos.append({"name": name, "size": f.get("size"), "checked": False, "reason": reason})
+            continue
+        schema = schema_for(record, f)
+        try:
+            schema = load_table_schema(schema) if schema is not None else None
+        except BadInput as exc:
+            notes.append(f"{name}: dataset_structural is not a usable Table Schema ({exc.message}); "
+                         "the file was checked without it")
+            schema = None
+        dialect = f.get("dialect") if isinstance(f.get("dialect"), dict) else None
+        table_results, info = scan_file(
+            path, schema, name=name, severities=sev, encoding=f.get("encoding"), dialect=dialect,
+            sample_size=sample_size, block_size=block_size, spill_rows=spill_rows,
+        )
+        results.extend(table_results)
+        infos.append(info)
+    subject = {"kind": "request", "id": _str_or_none(record.get("id")),
+               "revision": record.get("revision")}
+    return build_report(results, infos, subject=subject, notes=notes)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,466 @@
+"""Streaming a CSV file through the table checks, chunk by chunk, in bounded memory.
+
+The scan has three steps:
+
+1. a *pre-pass* over the raw bytes (8 MiB at a time) that measures size, finds a BOM, counts line
+   endings and validates the encoding, noting where invalid bytes are;
+2. the header, read with Python's csv module (it is one record);
+3. the data, read by Arrow's streaming CSV reader (``pyarrow.csv.open_csv``) with every column as
+   text, in blocks of ``block_size`` bytes. Each block becomes a :class:`Chunk` that every table
+   check sees in turn; checks parse what they need column-at-a-time (the parse is cached per
+   chunk so several checks share it).
+
+Rows with the wrong number of values are handed to a callback by Arrow and skipped (the
+column-count check reports them); :class:`RowNumbers` keeps the numbering of the rows that remain
+exact. A row too long for a block makes Arrow fail; the scan then starts over with blocks four
+times larger, up to :data:`MAX_BLOCK_SIZE`, after which the file is reported as unparsable. Any
+other parse failure stops the scan and becomes a report entry, never a traceback.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from docket.checks._types import FieldSpec, Parsed, mask, parse_column
+from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, Findings, TableCheck, clip
+
+DEFAULT_BLOCK_SIZE = 512 << 10
+MAX_BLOCK_SIZE = 64 << 20
+DEFAULT_SPILL_ROWS = 200_000
+_PREPASS_BLOCK = 1 << 20
+_MAX_ENCODING_ERRORS = 10_000
+
+
+@dataclass
+class Prepass:
+    """What the raw bytes say before any parsing."""
+
+    size: int = 0
+    bom: bool = False
+    crlf: int = 0
+    lf: int = 0
+    cr: int = 0
+    expected_encoding: str = "utf-8"
+    encoding: str = "utf-8"
+    encoding_valid: bool = True
+    invalid: Findings | None = None
+    invalid_count_exact: bool = True
+
+
+@dataclass
+class Dialect:
+    delimiter: str = ","
+    quote_char: str = '"'
+    double_quote: bool = True
+    escape_char: str | None = None
+
+    @classmethod
+    def from_descriptor(cls, desc: dict[str, Any] | None) -> Dialect:
+        desc = desc or {}
+        return cls(
+            delimiter=str(desc.get("delimiter", ",")),
+            quote_char=str(desc.get("quoteChar", '"')),
+            double_quote=bool(desc.get("doubleQuote", True)),
+            escape_char=desc.get("escapeChar"),
+        )
+
+
+@dataclass
+class TableContext:
+    """Everything a table check may read about the file being scanned."""
+
+    path: Path
+    name: str
+    schema: dict[str, Any] | None
+    sample_size: int = DEFAULT_SAMPLE_SIZE
+    spill_rows: int = DEFAULT_SPILL_ROWS
+    spill_dir: Path | None = None
+    prepass: Prepass = field(default_factory=Prepass)
+    dialect: Dialect = field(default_factory=Dialect)
+    header: list[str] = field(default_factory=list)
+    header_error: str | None = None
+    fields: list[FieldSpec] = field(default_factory=list)
+    #: Physical column (0-based) of each declared field, or None when the file lacks it.
+    field_columns: list[int | None] = field(default_factory=list)
+    primary_key: list[str] = field(default_factory=list)
+    schema_problems: list[str] = field(default_factory=list)
+    rows: int = 0
+    ragged: Findings | None = None
+    parse_error: str | None = None
+    parse_error_row: int | None = None
+    block_size: int = DEFAULT_BLOCK_SIZE
+    #: Why no data could be read at all (empty file, no header); None when rows were read.
+    unreadable: str | None = None
+
+    @property
+    def has_schema(self) -> bool:
+        return self.schema is not None
+
+    def column_label(self, col: int) -> str:
+        return self.header[col] if col < len(self.header) else f"column {col + 1}"
+
+    def mapped_fields(self):
+        """(field index, spec, physical column) for every declared field found in the file."""
+        for i, (spec, col) in enumerate(zip(self.fields, self.field_columns, strict=True)):
+            if col is not None:
+                yield i, spec, col
+
+
+class RowNumbers:
+    """Data-row numbers of the rows Arrow keeps, given the rows it skipped (ragged rows).
+
+    Arrow numbers records from 1 with the header as record 1, so record ``n`` is data row
+    ``n - 1``; a kept record with 0-based index ``v`` among kept records (header included) is
+    data row ``v + k``, ``k`` being the number of skipped rows before it.
+    """
+
+    def __init__(self) -> None:
+        self.skipped: list[int] = []
+        self._t = np.empty(0, np.int64)
+
+    def skip(self, data_row: int) -> None:
+        self.skipped.append(data_row)
+
+    def rows(self, kept_before: int, n: int) -> np.ndarray:
+        v = kept_before + np.arange(n, dtype=np.int64)
+        if not self.skipped:
+            return v
+        if len(self._t) != len(self.skipped):
+            s = np.asarray(self.skipped, np.int64)
+            self._t = s - np.arange(1, len(s) + 1) + 1
+        return v + np.searchsorted(self._t, v, side="right")
+
+
+class Chunk:
+    """One block of rows: text columns, their data-row numbers and a per-chunk parse cache."""
+
+    def __init__(self, table: TableContext, columns: list[pa.Array], rows: np.ndarray) -> None:
+        self.table = table
+        self.columns = columns
+        self.rows = rows
+        #: Data rows of this block that are entirely empty (set aside before the checks run).
+        self.blank_rows = np.empty(0, np.int64)
+        self._parsed: dict[int, Parsed] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def parsed(self, field_index: int) -> Parsed:
+        if field_index not in self._parsed:
+            spec = self.table.fields[field_index]
+            col = self.table.field_columns[field_index]
+            assert col is not None
+            self._parsed[field_index] = parse_column(spec, self.columns[col])
+        return self._parsed[field_index]
+
+    def values(self, col: int, idx: np.ndarray) -> list[Any]:
+        """Text of column ``col`` at chunk positions ``idx`` (only for the few kept locations)."""
+        return self.columns[col].take(pa.array(np.asarray(idx, np.int64))).to_pylist()
+
+    def row_text(self, idx: np.ndarray) -> list[str]:
+        delim = self.table.dialect.delimiter
+        take = pa.array(np.asarray(idx, np.int64))
+        cols = [c.take(take) for c in self.columns]
+        return pc.binary_join_element_wise(*cols, delim).to_pylist() if cols else []
+
+
+# -- pre-pass ---------------------------------------------------------------------------------
+
+
+def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
+    """Size, BOM, line endings and encoding validity in one read of the raw bytes."""
+    out = Prepass()
+    try:
+        expected = codecs.lookup(declared).name if declared else "utf-8"
+    except LookupError:
+        expected = "utf-8"
+    out.expected_encoding = expected
+    utf8 = expected in ("utf-8", "utf-8-sig")
+    out.invalid = Findings(cap, name)
+    decoder = None if utf8 else codecs.getincrementaldecoder(expected)("strict")
+    carry = b""
+    lines_before = 0
+    offset = 0
+    prev_cr = False
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_PREPASS_BLOCK)
+            if not block:
+                break
+            if offset == 0:
+                out.bom = block.startswith(codecs.BOM_UTF8)
+            out.lf += block.count(b"\n")
+            out.cr += block.count(b"\r")
+            out.crlf += block.count(b"\r\n") + (1 if prev_cr and block[:1] == b"\n" else 0)
+            prev_cr = block.endswith(b"\r")
+            if out.invalid_count_exact:
+                if utf8:
+                    carry = _check_utf8(out, carry + block, offset - len(carry), block, offset, lines_before)
+                else:
+                    _check_codec(out, decoder, block, offset, lines_before)
+            lines_before += block.count(b"\n")
+            offset += len(block)
+    if utf8 and carry and out.invalid_count_exact:
+        _note_invalid(out, offset - len(carry), lines_before, carry, carry, 0)
+    out.size = offset
+    out.encoding_valid = out.invalid.count == 0
+    out.encoding = expected if out.encoding_valid else "latin-1"
+    return out
+
+
+def _check_utf8(out: Prepass, data: bytes, data_start: int, block: bytes, block_start: int,
+                lines_before: int) -> bytes:
+    """Validate ``data`` (carry + block); return the incomplete tail to carry over."""
+    pos = 0
+    while True:
+        try:
+            _, used = codecs.utf_8_decode(data[pos:], "strict", False)
+            return data[pos + used:]
+        except UnicodeDecodeError as exc:
+            start = data_start + pos + exc.start
+            rel = max(0, start - block_start)
+            line = lines_before + block[:rel].count(b"\n") + 1
+            _note_invalid(out, start, line, block, data[pos + exc.start: pos + exc.end], rel)
+            pos += exc.end
+            if not out.invalid_count_exact:
+                return b""
+
+
+def _check_codec(out: Prepass, decoder, block: bytes, block_start: int, lines_before: int) -> None:
+    try:
+        decoder.decode(block, final=False)
+    except UnicodeDecodeError as exc:
+        rel = min(max(exc.start, 0), len(block))
+        line = lines_before + block[:rel].count(b"\n") + 1
+        _note_invalid(out, block_start + rel, line, block, block[rel: rel + 1], rel)
+        decoder.reset()
+
+
+def _note_invalid(out: Prepass, offset: int, line: int, block: bytes, bad: bytes, rel: int) -> None:
+    assert out.invalid is not None
+    if out.invalid.count >= _MAX_ENCODING_ERRORS:
+        out.invalid_count_exact = False
+        return
+    lo = block.rfind(b"\n", 0, rel) + 1
+    hi = block.find(b"\n", rel)
+    hi = len(block) if hi < 0 else hi
+    text = block[max(lo, rel - 80): min(hi, rel + 80)].decode("latin-1").rstrip("\r")
+    out.invalid.add(
+        [line - 1], None, [text],
+        extra={"line": line, "note": f"invalid byte(s) {bad.hex(' ').upper()} at byte offset {offset}",
+               "_prefix": block[lo:rel][-4096:], "_rest": block[rel:hi][:4096]},
+    )
+
+
+# -- header and dialect -------------------------------------------------------------------------
+
+
+def sniff_delimiter(path: Path, encoding: str) -> str:
+    """',' unless the first line clearly uses ';', tab or '|' instead (or the name says .tsv)."""
+    if path.suffix.lower() in (".tsv", ".tab"):
+        return "\t"
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        first = fh.readline(1 << 16)
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
+
+
+def read_header(path: Path, encoding: str, dialect: Dialect) -> list[str] | None:
+    """The header record (None for a file with no header at all); csv.Error if unreadable."""
+    enc = "utf-8-sig" if encoding in ("utf-8", "utf-8-sig") else encoding
+    with open(path, encoding=enc, errors="replace", newline="") as fh:
+        reader = csv.reader(
+            fh, delimiter=dialect.delimiter, quotechar=dialect.quote_char,
+            doublequote=dialect.double_quote, escapechar=dialect.escape_char, strict=False,
+        )
+        try:
+            header = next(reader)
+        except StopIteration:
+            return None
+    if not header or (len(header) == 1 and header[0].strip() == ""):
+        return None
+    return header
+
+
+# -- streaming --------------------------------------------------------------------------------
+
+
+class _Straddle(Exception):
+    """A row did not fit in a block: start again with larger blocks."""
+
+
+def open_stream(table: TableContext, block_size: int, on_invalid) -> pacsv.CSVStreamingReader:
+    names = [f"c{i}" for i in range(len(table.header))]
+    d = table.dialect
+    return pacsv.open_csv(
+        str(table.path),
+        read_options=pacsv.ReadOptions(
+            use_threads=False, block_size=block_size, column_names=names,
+            encoding=table.prepass.encoding if table.prepass.encoding != "utf-8-sig" else "utf-8",
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=d.delimiter, quote_char=d.quote_char, double_quote=d.double_quote,
+            escape_char=d.escape_char or False, newlines_in_values=True,
+            ignore_empty_lines=False, invalid_row_handler=on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False, quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def iter_chunks(table: TableContext, block_size: int, on_ragged=None):
+    """Yield :class:`Chunk` objects of data rows (header dropped), numbering rows exactly."""
+    numbers = RowNumbers()
+
+    def on_invalid(row) -> str:
+        data_row = (row.number - 1) if row.number is not None else -1
+        numbers.skip(data_row)
+        if on_ragged is not None:
+            on_ragged(data_row, row.expected_columns, row.actual_columns, row.text)
+        return "skip"
+
+    try:
+        reader = open_stream(table, block_size, on_invalid)
+    except pa.ArrowInvalid as exc:
+        if "straddl" in str(exc) or "larger than block size" in str(exc):
+            raise _Straddle(str(exc)) from None
+        raise
+    kept = 0
+    header_pending = True
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as exc:
+            if "straddl" in str(exc):
+                raise _Straddle(str(exc)) from None
+            raise
+        n = batch.num_rows
+        rows = numbers.rows(kept, n)
+        kept += n
+        columns = list(batch.columns)
+        if header_pending and n:
+            header_pending = False
+            if rows[0] == 0:
+                columns = [c.slice(1) for c in columns]
+                rows = rows[1:]
+        if len(rows):
+            yield Chunk(table, columns, rows)
+
+
+def run_table_checks(table: TableContext, make_checks, block_size: int) -> list[CheckResult]:
+    """Run fresh checks over the file, growing the block size when a row does not fit."""
+    size = block_size
+    while True:
+        checks: list[TableCheck] = make_checks()
+        table.rows = 0
+        table.parse_error = None
+        table.parse_error_row = None
+        table.ragged = Findings(table.sample_size, table.name)
+        table.block_size = size
+        with tempfile.TemporaryDirectory(prefix="docket-check-") as tmp:
+            table.spill_dir = Path(tmp)
+            for check in checks:
+                check.start(table)
+            try:
+                _feed(table, checks, size)
+            except _Straddle as exc:
+                if size < MAX_BLOCK_SIZE:
+                    size = min(size * 4, MAX_BLOCK_SIZE)
+                    continue
+                table.parse_error = (
+                    f"a row is longer than {MAX_BLOCK_SIZE >> 20} MiB and cannot be read ({exc})"
+                )
+                table.parse_error_row = table.rows + 1
+            results = [c.conclude(table) for c in checks]
+            _fill_values(table, checks, results, size)
+            return results
+
+
+def _feed(table: TableContext, checks: list[TableCheck], block_size: int) -> None:
+    def on_ragged(data_row: int, expected: int, actual: int, text: str | None) -> None:
+        assert table.ragged is not None
+        table.rows = max(table.rows, data_row)
+        blank = actual == 1 and not (text or "").strip()
+        table.ragged.add(
+            [data_row], None, [text],
+            extra={"note": "blank line" if blank else f"{actual} values, header has {expected}"},
+        )
+
+    try:
+        for chunk in iter_chunks(table, block_size, on_ragged):
+            table.rows = max(table.rows, int(chunk.rows[-1]))
+            _set_aside_blank_rows(chunk)
+            for check in checks:
+                check.chunk(table, chunk)
+    except _Straddle:
+        raise
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError) as exc:
+        table.parse_error = f"{type(exc).__name__}: {exc}"
+        table.parse_error_row = table.rows + 1
+
+
+def _set_aside_blank_rows(chunk: Chunk) -> None:
+    """Note entirely empty rows on the chunk and drop them: only table.blank-row reports them."""
+    # Test the first column on every row, the others only where it is empty (few rows).
+    blank = np.flatnonzero(mask(pc.equal(pc.binary_length(chunk.columns[0]), 0)))
+    for col in chunk.columns[1:]:
+        if not len(blank):
+            break
+        blank = blank[mask(pc.equal(pc.binary_length(col.take(pa.array(blank))), 0))]
+    chunk.blank_rows = chunk.rows[blank]
+    if len(blank):
+        keep = np.ones(len(chunk.rows), bool)
+        keep[blank] = False
+        where = pa.array(keep)
+        chunk.columns = [c.filter(where) for c in chunk.columns]
+        chunk.rows = chunk.rows[keep]
+
+
+def _fill_values(table: TableContext, checks, results: list[CheckResult], block_size: int) -> None:
+    """Second, targeted read for locations whose value was not at hand (repeats found at the end)."""
+    wanted: dict[int, list[dict[str, Any]]] = {}
+    for check, result in zip(checks, results, strict=True):
+        if result is None or not getattr(check, "fill_values", False):
+            continue
+        for loc in result.locations:
+            if loc.get("value") is None and loc.get("row"):
+                wanted.setdefault(int(loc["row"]), []).append(loc)
+    if not wanted:
+        return
+    targets = np.array(sorted(wanted), np.int64)
+    try:
+        for chunk in iter_chunks(table, block_size):
+            hit = np.flatnonzero(np.isin(chunk.rows, targets))
+            for i in hit:
+                for loc in wanted[int(chunk.rows[i])]:
+                    pos = loc.get("position")
+                    if loc.get("_positions"):
+                        value = ", ".join(str(chunk.values(p, [i])[0]) for p in loc["_positions"])
+                    elif pos:
+                        value = chunk.values(pos - 1, [i])[0]
+                    else:
+                        value = chunk.row_text([i])[0]
+                    loc["value"] = clip(value)
+            if chunk.rows[-1] >= targets[-1]:
+                break
+    except (pa.ArrowException, _Straddle, UnicodeDecodeError, OSError):
+        pass  # values stay null; the rows are still named
+    finally:
+        for locs in wanted.values():
+            for loc in locs:
+                loc.pop("_positions", None)

@@ -1,0 +1,323 @@
+"""Vectorised parsing of CSV text into Table Schema types, one Arrow column at a time.
+
+Every function here takes a whole column of strings (a :class:`pyarrow.StringArray`) and returns
+masks and typed values computed by Arrow compute kernels (regular expressions in RE2, casts,
+``strptime``); nothing loops over cells in Python. Parsing is strict: a date must match its
+format completely (no leading blanks, no trailing text) and must exist in the calendar
+(``2021-02-30`` is refused, although ``strptime`` alone would roll it over to 2 March). Numbers
+with more than 18 digits are valid integers but are left out of minimum/maximum comparisons.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+TYPES = (
+    "string", "integer", "number", "boolean", "date", "datetime", "time", "year",
+    "yearmonth", "duration", "any",
+)
+#: Types docket recognises but does not parse (their values are not type-checked).
+UNPARSED_TYPES = ("object", "array", "geopoint", "geojson")
+
+DEFAULT_TRUE = ["true", "True", "TRUE", "1"]
+DEFAULT_FALSE = ["false", "False", "FALSE", "0"]
+
+_STRING_FORMATS = {
+    "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    "uri": r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$",
+    "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    "binary": r"^[A-Za-z0-9+/]*={0,2}$",
+}
+_INTEGER_RE = r"^[+-]?\d+$"
+_NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(INF|inf|Infinity)$|^(NaN|nan)$"
+_ISO_DATETIME_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"
+_ISO_TIME_RE = r"^\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"
+_DURATION_RE = r"^P(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
+_ANY_DATE_FORMATS = (
+    "%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d",
+    "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y",
+)
+_ANY_DATETIME_FORMATS = ("%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y%m%dT%H%M%S")
+_DIRECTIVES = {
+    "Y": r"\d{4}", "m": r"\d{1,2}", "d": r"(?P<day>\d{1,2})", "H": r"\d{1,2}", "M": r"\d{1,2}",
+    "S": r"\d{1,2}", "I": r"\d{1,2}", "y": r"\d{2}", "b": r"[A-Za-z]+", "B": r"[A-Za-z]+",
+    "a": r"[A-Za-z]+", "A": r"[A-Za-z]+", "p": r"[AaPp][Mm]", "j": r"\d{1,3}", "f": r"\d{1,9}",
+    "z": r"(?:Z|[+-]\d{2}:?\d{2})", "Z": r"[A-Za-z]+", "%": "%",
+}
+
+
+@dataclass
+class FieldSpec:
+    """One declared field, with its parsing options resolved and any problem with it noted."""
+
+    name: str
+    type: str = "string"
+    format: str | None = None
+    constraints: dict[str, Any] = field(default_factory=dict)
+    missing_values: list[str] = field(default_factory=lambda: [""])
+    true_values: list[str] = field(default_factory=lambda: list(DEFAULT_TRUE))
+    false_values: list[str] = field(default_factory=lambda: list(DEFAULT_FALSE))
+    bare_number: bool = True
+    decimal_char: str = "."
+    group_char: str | None = None
+    problems: list[str] = field(default_factory=list)
+    #: Values of ``enum``/``minimum``/``maximum`` parsed with this field's own parser.
+    parsed_constraints: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parsable(self) -> bool:
+        return self.type in TYPES
+
+    @classmethod
+    def from_descriptor(cls, desc: dict[str, Any], missing_values: list[str]) -> FieldSpec:
+        spec = cls(name=str(desc.get("name", "")))
+        spec.type = str(desc.get("type") or "string")
+        fmt = desc.get("format")
+        spec.format = None if fmt in (None, "default") else str(fmt)
+        if spec.format and spec.format.startswith("fmt:"):
+            spec.format = spec.format[4:]
+        spec.constraints = dict(desc.get("constraints") or {})
+        spec.missing_values = [str(v) for v in desc.get("missingValues", missing_values)]
+        spec.true_values = [str(v) for v in desc.get("trueValues", DEFAULT_TRUE)]
+        spec.false_values = [str(v) for v in desc.get("falseValues", DEFAULT_FALSE)]
+        spec.bare_number = bool(desc.get("bareNumber", True))
+        spec.decimal_char = str(desc.get("decimalChar", "."))
+        spec.group_char = desc.get("groupChar")
+        if spec.type not in TYPES:
+            spec.problems.append(
+                f"field {spec.name!r}: type {spec.type!r} is not checked by docket"
+                if spec.type in UNPARSED_TYPES
+                else f"field {spec.name!r}: unknown type {spec.type!r}"
+            )
+        spec._prepare_constraints()
+        return spec
+
+    def _prepare_constraints(self) -> None:
+        """Parse enum/minimum/maximum with the field's parser; a bad one is a schema problem."""
+        if not self.parsable:
+            return
+        for key in ("enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            if key not in self.constraints:
+                continue
+            raw = self.constraints[key]
+            items = raw if key == "enum" else [raw]
+            if key == "enum" and not isinstance(raw, list):
+                self.problems.append(f"field {self.name!r}: constraint enum must be a list")
+                continue
+            if key != "enum" and self.type in ("string", "boolean", "any"):
+                self.problems.append(
+                    f"field {self.name!r}: constraint {key} does not apply to type {self.type}"
+                )
+                continue
+            texts = pa.array([_as_text(v, self) for v in items], pa.string())
+            parsed = parse_column(self, texts, missing=np.zeros(len(texts), bool))
+            if parsed.bad.any():
+                bad = [items[i] for i in np.flatnonzero(parsed.bad)]
+                self.problems.append(
+                    f"field {self.name!r}: constraint {key} value(s) {bad!r} are not of type "
+                    f"{self.type}" + (f" with format {self.format!r}" if self.format else "")
+                )
+                continue
+            self.parsed_constraints[key] = parsed.typed
+        for key in ("pattern",):
+            if key in self.constraints:
+                try:
+                    pc.match_substring_regex(pa.array([""]), f"^(?:{self.constraints[key]})$")
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    self.problems.append(
+                        f"field {self.name!r}: pattern {self.constraints[key]!r} is not a "
+                        f"regular expression docket can run ({exc})"
+                    )
+                    self.constraints.pop(key)
+
+
+def _as_text(value: Any, spec: FieldSpec) -> str:
+    if isinstance(value, bool):
+        return (spec.true_values if value else spec.false_values)[0]
+    return str(value)
+
+
+@dataclass
+class Parsed:
+    """A parsed column: which cells are missing, which are present but not of the type, values."""
+
+    missing: np.ndarray
+    bad: np.ndarray
+    typed: pa.Array
+
+    @property
+    def good(self) -> np.ndarray:
+        return ~(self.missing | self.bad)
+
+
+def mask(arr: pa.Array) -> np.ndarray:
+    """A numpy bool array from an Arrow boolean result (nulls count as False)."""
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _match(s: pa.Array, pattern: str) -> np.ndarray:
+    return mask(pc.match_substring_regex(s, pattern))
+
+
+def parse_column(spec: FieldSpec, s: pa.Array, missing: np.ndarray | None = None) -> Parsed:
+    """Parse a column of strings as ``spec`` says; vectorised, never raising on bad values."""
+    if missing is None:
+        missing = mask(pc.is_in(s, value_set=pa.array(spec.missing_values, pa.string())))
+    present = ~missing
+    kind = spec.type
+    if kind in ("string", "any") or not spec.parsable:
+        ok = np.ones(len(s), bool)
+        if kind == "string" and spec.format in _STRING_FORMATS:
+            ok = _match(s, _STRING_FORMATS[spec.format])
+        return _done(missing, present & ~ok, s, ok)
+    if kind == "integer":
+        t = _numeric_text(spec, s)
+        ok = _match(t, _INTEGER_RE)
+        castable = ok & (mask(pc.less_equal(pc.utf8_length(t), 19)))
+        typed = pc.cast(pc.if_else(pa.array(castable & present), t, "0"), pa.int64())
+        return _done(missing, present & ~ok, typed, castable)
+    if kind == "number":
+        t = _numeric_text(spec, s)
+        ok = _match(t, _NUMBER_RE)
+        typed = pc.cast(pc.if_else(pa.array(ok & present), t, "0"), pa.float64())
+        return _done(missing, present & ~ok, typed, ok)
+    if kind == "boolean":
+        yes = mask(pc.is_in(s, value_set=pa.array(spec.true_values, pa.string())))
+        no = mask(pc.is_in(s, value_set=pa.array(spec.false_values, pa.string())))
+        ok = yes | no
+        return _done(missing, present & ~ok, pa.array(yes), ok)
+    if kind == "year":
+        ok = _match(s, r"^[+-]?\d{4}$")
+        typed = pc.cast(pc.if_else(pa.array(ok & present), s, "0"), pa.int64())
+        return _done(missing, present & ~ok, typed, ok)
+    if kind == "yearmonth":
+        ok = _match(s, r"^\d{4}-(0[1-9]|1[0-2])$")
+        return _done(missing, present & ~ok, s, ok)
+    if kind == "duration":
+        ok = _match(s, _DURATION_RE) & mask(pc.not_equal(s, "P")) & mask(pc.not_equal(s, "PT"))
+        return _done(missing, present & ~ok, s, ok)
+    if kind == "date":
+        formats = _ANY_DATE_FORMATS if spec.format == "any" else (spec.format or "%Y-%m-%d",)
+        typed, ok = _parse_formats(s, formats, iso=spec.format is None)
+        return _done(missing, present & ~ok, typed, ok)
+    if kind == "datetime":
+        if spec.format in (None, "any"):
+            typed, ok = _parse_iso_datetime(s)
+            if spec.format == "any":
+                more, ok2 = _parse_formats(s, _ANY_DATETIME_FORMATS)
+                typed = pc.if_else(pa.array(ok), typed, more)
+                ok = ok | ok2
+        else:
+            typed, ok = _parse_formats(s, (spec.format,))
+        return _done(missing, present & ~ok, typed, ok)
+    if kind == "time":
+        if spec.format in (None, "any"):
+            ok = _match(s, _ISO_TIME_RE)
+            typed, ok2 = _strptime(pc.utf8_slice_codeunits(s, 0, 8), "%H:%M:%S", ok)
+            ok = ok & ok2
+        else:
+            typed, ok = _parse_formats(s, (spec.format,))
+        return _done(missing, present & ~ok, typed, ok)
+    raise AssertionError(kind)  # pragma: no cover - TYPES is exhaustive
+
+
+def _done(missing: np.ndarray, bad: np.ndarray, typed: pa.Array, ok: np.ndarray) -> Parsed:
+    keep = pa.array(ok & ~missing & ~bad)
+    null = pa.scalar(None, typed.type)
+    return Parsed(missing=missing, bad=bad, typed=pc.if_else(keep, typed, null))
+
+
+def _numeric_text(spec: FieldSpec, s: pa.Array) -> pa.Array:
+    """Apply groupChar/decimalChar/bareNumber so numeric text becomes plain ``1234.5``."""
+    t = s
+    if spec.group_char:
+        t = pc.replace_substring(t, spec.group_char, "")
+    if spec.type == "number" and spec.decimal_char != ".":
+        t = pc.replace_substring(t, spec.decimal_char, ".")
+    if not spec.bare_number:
+        t = pc.replace_substring_regex(t, r"^[^0-9+\-.]+|[^0-9.]+$", "")
+    return t
+
+
+def format_regex(fmt: str) -> str | None:
+    """A full-match RE2 pattern for a strptime format, or None if it uses an odd directive."""
+    out, i = ["^"], 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt):
+            directive = _DIRECTIVES.get(fmt[i + 1])
+            if directive is None:
+                return None
+            out.append(directive)
+            i += 2
+        else:
+            out.append(re.escape(ch))
+            i += 1
+    out.append("$")
+    pattern = "".join(out)
+    return pattern if pattern.count("(?P<day>") <= 1 else None
+
+
+def _strptime(s: pa.Array, fmt: str, where: np.ndarray | None = None) -> tuple[pa.Array, np.ndarray]:
+    typed = pc.strptime(s, format=fmt, unit="s", error_is_null=True)
+    ok = ~mask(pc.is_null(typed))
+    if where is not None:
+        ok &= where
+    return typed, ok
+
+
+def _parse_formats(s: pa.Array, formats: tuple[str, ...], iso: bool = False):
+    """Try each format in turn on what is still unparsed; strict full match, real calendar days."""
+    typed: pa.Array | None = None
+    ok = np.zeros(len(s), bool)
+    for fmt in formats:
+        pattern = r"^\d{4}-\d{2}-(?P<day>\d{2})$" if iso else format_regex(fmt)
+        shape_ok = _match(s, pattern) if pattern else np.ones(len(s), bool)
+        todo = shape_ok & ~ok
+        if not todo.any():
+            continue
+        got, good = _strptime(s, fmt, todo)
+        if pattern and "(?P<day>" in pattern:
+            good &= ~_rolled_over(s, got, good, pattern)
+        if typed is None:
+            typed = got
+        else:
+            if got.type != typed.type:  # a %z format next to naive ones: compare in UTC
+                got = pc.cast(got, typed.type) if typed.type.tz is None else got
+            typed = pc.if_else(pa.array(good), got, typed)
+        ok |= good
+    if typed is None:
+        typed = pa.nulls(len(s), pa.timestamp("s"))
+    return typed, ok
+
+
+def _rolled_over(s: pa.Array, got: pa.Array, good: np.ndarray, pattern: str) -> np.ndarray:
+    """Rows where strptime rolled an impossible day over into the next month (31 April...).
+
+    Only parsed days 1-3 can be the result of a roll-over, so only those rows are re-read.
+    """
+    out = np.zeros(len(s), bool)
+    candidates = good & mask(pc.less_equal(pc.day(got), 3))
+    if not candidates.any():
+        return out
+    idx = np.flatnonzero(candidates)
+    sub = s.take(pa.array(idx))
+    day_text = pc.struct_field(pc.extract_regex(sub, pattern), "day")
+    written = pc.cast(day_text, pa.int64())
+    parsed = pc.day(got.take(pa.array(idx)))
+    out[idx] = mask(pc.not_equal(written, parsed))
+    return out
+
+
+def _parse_iso_datetime(s: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    shape = _match(s, _ISO_DATETIME_RE)
+    head = pc.replace_substring(pc.utf8_slice_codeunits(s, 0, 19), " ", "T")
+    typed, ok = _strptime(head, "%Y-%m-%dT%H:%M:%S", shape)
+    ok &= ~_rolled_over(head, typed, ok, r"^\d{4}-\d{2}-(?P<day>\d{2})T")
+    return typed, ok

@@ -1,0 +1,141 @@
+"""Congruence: what arrived is what the provider declared (presence, size, md5, sha256).
+
+The measured facts normally come from the transfer step, which computes size and both hashes in
+the single read that stores the file; they are passed in as data (``measured[name] = {"size":...,
+"md5": ..., "sha256": ...}``). When a fact is missing and the file is on disk, it is measured here,
+once per file, in one streaming read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from docket.checks.base import CheckResult, RecordCheck, RecordContext
+from docket.checks.registry import register
+
+_READ = 8 << 20
+
+
+def declared_files(record: dict[str, Any]) -> list[dict[str, Any]]:
+    files = record.get("files") if isinstance(record, dict) else None
+    return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+
+
+def measure(path: Path) -> dict[str, Any]:
+    """Size, md5 and sha256 of a file in one read."""
+    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(_READ):
+            size += len(block)
+            md5.update(block)
+            sha.update(block)
+    return {"size": size, "md5": md5.hexdigest(), "sha256": sha.hexdigest()}
+
+
+def measured_for(context: RecordContext, name: str, key: str) -> Any:
+    """The measured ``key`` of file ``name``: given, else measured now (None if no file)."""
+    facts = context.measured.setdefault(name, {})
+    if facts.get(key) is None:
+        path = context.files.get(name)
+        if path is None or not Path(path).is_file():
+            return None
+        facts.update({k: v for k, v in measure(Path(path)).items() if facts.get(k) is None})
+    return facts.get(key)
+
+
+class _CongruenceCheck(RecordCheck):
+    family = "congruence"
+
+
+@register
+class FilePresent(_CongruenceCheck):
+    id = "file.reachable"
+    name = "Files reachable"
+    description = "Every file the request declares has arrived and can be read."
+    default_severity = "error"
+    expected = "every declared file present and readable"
+    suggestion = "Transfer the missing files again, or correct their names/locations in the request."
+
+    def run(self, context: RecordContext) -> list[CheckResult]:
+        findings = self.findings(None)
+        declared = declared_files(context.record)
+        for f in declared:
+            name = str(f.get("name", ""))
+            path = context.files.get(name)
+            if path is None:
+                findings.add([None], None, [f.get("location")],
+                             extra={"file": name, "note": "not received"})
+            elif not Path(path).is_file():
+                findings.add([None], None, [str(path)], extra={"file": name, "note": "not found on disk"})
+        if not declared:
+            return [self.not_checked("the request declares no files")]
+        found = (f"{len(declared)} files present" if not findings.count
+                 else f"{findings.count} of {len(declared)} files missing")
+        return [self.result(findings, found=found)]
+
+
+class _FactCheck(_CongruenceCheck):
+    key = ""
+    label = ""
+
+    def run(self, context: RecordContext) -> list[CheckResult]:
+        findings = self.findings(None)
+        compared = 0
+        for f in declared_files(context.record):
+            name = str(f.get("name", ""))
+            declared = f.get(self.key)
+            if declared in (None, ""):
+                continue
+            measured = measured_for(context, name, self.key)
+            if measured is None:
+                continue
+            compared += 1
+            same = (int(declared) == int(measured)) if self.key == "size" else (
+                str(declared).strip().lower() == str(measured).lower())
+            if not same:
+                findings.add([None], None, [measured],
+                             extra={"file": name, "note": f"declared {declared}"})
+        if not compared:
+            return [self.not_checked(f"no received file declares its {self.label}")]
+        found = (f"{self.label} matches for {compared} files" if not findings.count
+                 else f"{findings.count} of {compared} files differ from the declared {self.label}")
+        return [self.result(findings, found=found)]
+
+
+@register
+class Size(_FactCheck):
+    id = "congruence.size"
+    name = "Size as declared"
+    description = "Each file's size in bytes equals the size the provider declared."
+    default_severity = "error"
+    expected = "measured size equal to the declared size"
+    suggestion = "The file was cut or changed in transit, or the declaration is wrong: transfer again."
+    key = "size"
+    label = "size"
+
+
+@register
+class Md5(_FactCheck):
+    id = "congruence.md5"
+    name = "MD5 as declared"
+    description = "Each file's MD5 digest equals the one the provider declared."
+    default_severity = "error"
+    expected = "measured MD5 equal to the declared MD5"
+    suggestion = "The file differs from what the provider checksummed: transfer it again."
+    key = "md5"
+    label = "md5"
+
+
+@register
+class Sha256(_FactCheck):
+    id = "congruence.sha256"
+    name = "SHA-256 as declared"
+    description = "Each file's SHA-256 digest equals the one the provider declared."
+    default_severity = "error"
+    expected = "measured SHA-256 equal to the declared SHA-256"
+    suggestion = "The file differs from what the provider checksummed: transfer it again."
+    key = "sha256"
+    label = "sha256"

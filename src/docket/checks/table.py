@@ -1,0 +1,813 @@
+"""Checks on a CSV file: bytes, structure, header, and every value against its Table Schema.
+
+Each class is one check with a stable id (``table.*``). They are fed chunk by chunk by
+:mod:`docket.checks._scan`; per chunk they work on whole Arrow columns (masks, ``take``), and
+between chunks they keep only counts, a capped sample and, for repeats, compact hashes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from docket.checks._hashes import DuplicateTracker, combine, hash_strings, hash_values
+from docket.checks._scan import Chunk, TableContext
+from docket.checks._types import FieldSpec, mask
+from docket.checks.base import CheckResult, Findings, TableCheck
+from docket.checks.registry import register
+
+#: Fields longer than this many bytes are reported by ``table.field-size``.
+FIELD_SIZE_LIMIT = 1 << 20
+#: Codes people use for "no value" that, when not declared in missingValues, deserve a warning.
+COMMON_MISSING_CODES = (
+    "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "Null", "None", "none", "-", "--",
+    ".", "?", "#N/A", "missing", "MISSING", "-999", "-9999",
+)
+
+
+def describe_type(spec: FieldSpec) -> str:
+    text = f"a {spec.type}" if spec.type[0] not in "aeiou" else f"an {spec.type}"
+    if spec.format and spec.type in ("date", "datetime", "time"):
+        text += f" in format {spec.format!r}" if spec.format != "any" else " (any common format)"
+    elif spec.type == "date":
+        text += " in format '%Y-%m-%d'"
+    elif spec.type == "datetime":
+        text += " in ISO 8601 form (YYYY-MM-DDThh:mm:ss)"
+    elif spec.format and spec.type == "string":
+        text += f" of format {spec.format!r}"
+    return text
+
+
+def _fail_once(check: TableCheck, table: TableContext, found: str, *, row=None, column=None,
+               value=None, note=None) -> CheckResult:
+    """A failing result with a single location (file-level problems)."""
+    findings = check.findings(table.name)
+    findings.add([row], column, [value], extra={"note": note} if note else None)
+    return check.result(findings, found=found)
+
+
+# -- bytes and structure ------------------------------------------------------------------------
+
+
+@register
+class EmptyFile(TableCheck):
+    id = "table.empty"
+    name = "File has data"
+    description = "The file is not empty: it has a header row and at least one data row."
+    default_severity = "error"
+    needs_data = False
+    expected = "a header row followed by at least one data row"
+    suggestion = "Send the complete file; an empty or header-only file holds no data."
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        if table.prepass.size == 0:
+            return _fail_once(self, table, "the file is empty (0 bytes)")
+        if not table.header:
+            return _fail_once(self, table, "the file has no header row", row=0)
+        if table.rows == 0 and not table.parse_error:
+            return _fail_once(self, table, "the file has a header but no data rows", row=0)
+        return self.result(found=f"header and {table.rows} data rows", file=table.name)
+
+
+@register
+class Encoding(TableCheck):
+    id = "table.encoding"
+    name = "Text encoding"
+    description = "Every byte of the file decodes in the expected encoding (UTF-8 unless declared)."
+    default_severity = "error"
+    needs_data = False
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        pre = table.prepass
+        expected = f"text encoded as {pre.expected_encoding}"
+        findings = pre.invalid or Findings(self.sample_size, table.name)
+        delim = table.dialect.delimiter
+        for loc in findings.locations():
+            prefix = loc.pop("_prefix", b"").decode("latin-1")
+            rest = loc.pop("_rest", b"").decode("latin-1").rstrip("\r")
+            col = prefix.count(delim)
+            loc["value"] = prefix.split(delim)[-1] + rest.split(delim)[0]
+            if table.header and col < len(table.header):
+                loc["column"] = table.header[col]
+                loc["position"] = col + 1
+        if not findings.count:
+            return self.result(expected=expected, found=f"valid {pre.expected_encoding}",
+                               file=table.name)
+        first = findings.locations()[0]
+        more = "" if pre.invalid_count_exact else " or more"
+        found = (
+            f"not valid {pre.expected_encoding}: {findings.count}{more} invalid byte sequences, "
+            f"the first at line {first.get('line')}; the file was read as latin-1 (ISO-8859-1) "
+            "to check the rest"
+        )
+        suggestion = (
+            f"Save the file as {pre.expected_encoding}, or declare the encoding it really has "
+            "(for example latin-1 or windows-1252) in the file's metadata."
+        )
+        return self.result(findings, expected=expected, found=found, suggestion=suggestion)
+
+
+@register
+class ByteOrderMark(TableCheck):
+    id = "table.bom"
+    name = "Byte-order mark"
+    description = "The file does not start with a UTF-8 byte-order mark (BOM)."
+    default_severity = "warn"
+    needs_data = False
+    expected = "no byte-order mark"
+    suggestion = (
+        "Save the file without a BOM: docket ignores it, but many tools read it into the name "
+        "of the first column."
+    )
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        if not table.prepass.bom:
+            return self.result(found="no byte-order mark", file=table.name)
+        column = table.header[0] if table.header else None
+        return _fail_once(self, table, "the file starts with a UTF-8 byte-order mark (EF BB BF)",
+                          row=0, column=column, value="EF BB BF")
+
+
+@register
+class LineEndings(TableCheck):
+    id = "table.line-endings"
+    name = "Line endings"
+    description = "Lines end with LF; CRLF (Windows) or mixed line endings are noted."
+    default_severity = "info"
+    needs_data = False
+    expected = "LF line endings"
+    suggestion = "Nothing to do for CRLF; for mixed endings, save the file again with one kind."
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        pre = table.prepass
+        lone_cr = pre.cr - pre.crlf
+        if pre.crlf == 0 and lone_cr == 0:
+            return self.result(found="LF line endings", file=table.name)
+        if pre.crlf and pre.crlf == pre.lf and not lone_cr:
+            found = f"CRLF (Windows) line endings on {pre.crlf} lines"
+        elif pre.lf == 0:
+            found = f"CR (old Mac) line endings on {lone_cr} lines"
+        else:
+            found = f"mixed line endings: {pre.crlf} CRLF, {pre.lf - pre.crlf} LF, {lone_cr} CR"
+        findings = self.findings(table.name)
+        findings.count = pre.crlf + lone_cr
+        return self.result(findings, found=found)
+
+
+@register
+class Parsable(TableCheck):
+    id = "table.parsable"
+    name = "CSV can be parsed"
+    description = "The whole file parses as CSV (the header and every row can be read)."
+    default_severity = "error"
+    needs_data = False
+    expected = "a file that parses as CSV from the first to the last byte"
+    suggestion = (
+        "Look at the named row: a quote that is never closed or a field of many megabytes "
+        "usually explains it."
+    )
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        if table.header_error:
+            return _fail_once(self, table, table.header_error, row=0)
+        if table.parse_error:
+            return _fail_once(self, table, table.parse_error, row=table.parse_error_row)
+        if table.prepass.size == 0:
+            return self.not_checked("the file is empty (0 bytes)", table.name)
+        return self.result(found=f"parsed {table.rows} data rows", file=table.name)
+
+
+@register
+class ColumnCount(TableCheck):
+    id = "table.column-count"
+    name = "Consistent column count"
+    description = "Every row has as many values as the header has columns."
+    default_severity = "error"
+    suggestion = (
+        "Fix the named rows (a missing or extra delimiter, or an unquoted value containing the "
+        "delimiter); they are left out of every other check until then."
+    )
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        findings = table.ragged or self.findings(table.name)
+        width = len(table.header)
+        found = (
+            f"every row has {width} values" if not findings.count
+            else f"{findings.count} rows do not have {width} values"
+        )
+        return self.result(findings, expected=f"{width} values in every row", found=found)
+
+
+@register
+class BlankRow(TableCheck):
+    id = "table.blank-row"
+    name = "No blank rows"
+    description = "No row is entirely empty (empty rows are left out of the other checks)."
+    default_severity = "error"
+    expected = "no empty rows"
+    suggestion = "Remove the empty rows."
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        rows = chunk.blank_rows
+        self._findings.add(rows, None, [""] * len(rows))
+
+    def describe(self, findings: Findings, table: TableContext) -> str:
+        return f"{findings.count} blank rows" if findings.count else "no blank rows"
+
+
+@register
+class BlankHeader(TableCheck):
+    id = "table.blank-header"
+    name = "No blank column names"
+    description = "Every column of the header has a name."
+    default_severity = "error"
+    needs_data = False
+    expected = "a name for every column"
+    suggestion = "Give every column a name (the one declared in the Table Schema)."
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        if not table.header:
+            return self.not_checked("the file has no header row", table.name)
+        blank = [i for i, label in enumerate(table.header) if not label.strip()]
+        findings = self.findings(table.name)
+        for i in blank:
+            findings.add([0], table.header[i], [table.header[i]], position=i)
+        found = f"{len(blank)} columns without a name" if blank else "every column has a name"
+        return self.result(findings, found=found)
+
+
+@register
+class DuplicateHeader(TableCheck):
+    id = "table.duplicate-header"
+    name = "No duplicate column names"
+    description = "No two columns of the header have the same name."
+    default_severity = "error"
+    needs_data = False
+    expected = "distinct column names"
+    suggestion = "Rename the repeated columns so each name is used once."
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        if not table.header:
+            return self.not_checked("the file has no header row", table.name)
+        seen: dict[str, int] = {}
+        findings = self.findings(table.name)
+        for i, label in enumerate(table.header):
+            if not label.strip():
+                continue  # blank names are table.blank-header's business
+            if label in seen:
+                findings.add([0], label, [label], position=i,
+                             extra={"note": f"same name as column {seen[label] + 1}"})
+            else:
+                seen[label] = i
+        found = f"{findings.count} repeated column names" if findings.count else "distinct names"
+        return self.result(findings, found=found)
+
+
+@register
+class HeaderMatchesSchema(TableCheck):
+    id = "table.header"
+    name = "Header matches the declared columns"
+    description = "The header names exactly the fields of the Table Schema, in the same order."
+    default_severity = "error"
+    needs_data = False
+    needs_schema = True
+    suggestion = (
+        "Make the header and the Table Schema agree: add or rename the columns, or correct the "
+        "schema."
+    )
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        if not table.header:
+            return self.not_checked("the file has no header row", table.name)
+        declared = [f.name for f in table.fields]
+        expected = f"columns {declared}"
+        findings = self.findings(table.name)
+        used = {c for c in table.field_columns if c is not None}
+        for spec, col in zip(table.fields, table.field_columns, strict=True):
+            if col is None:
+                findings.add([0], spec.name, [None], extra={"note": "declared field missing from the header"})
+            elif table.header[col] != spec.name:
+                findings.add([0], table.header[col], [table.header[col]], position=col,
+                             extra={"note": f"the schema declares {spec.name!r} at this position"})
+        for col, label in enumerate(table.header):
+            if col not in used:
+                findings.add([0], label, [label], position=col,
+                             extra={"note": "column not declared in the schema"})
+        mapped = [c for c in table.field_columns if c is not None]
+        order_ok = mapped == sorted(mapped)
+        if not findings.count and not order_ok:
+            findings.add([0], None, [", ".join(table.header)],
+                         extra={"note": f"columns are in a different order than declared: {declared}"})
+        found = "the header names the declared fields in order" if not findings.count else (
+            f"{findings.count} differences between the header and the declared fields"
+        )
+        return self.result(findings, expected=expected, found=found)
+
+
+@register
+class FieldSize(TableCheck):
+    id = "table.field-size"
+    name = "Field size"
+    description = f"No single value is longer than {FIELD_SIZE_LIMIT >> 20} MiB."
+    default_severity = "warn"
+    expected = f"values shorter than {FIELD_SIZE_LIMIT >> 20} MiB"
+    suggestion = "Very long values are usually a quoting error or data that belongs in its own file."
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        for col, arr in enumerate(chunk.columns):
+            lengths = pc.binary_length(arr)
+            if (pc.max(lengths).as_py() or 0) <= FIELD_SIZE_LIMIT:
+                continue
+            idx = np.flatnonzero(mask(pc.greater(lengths, FIELD_SIZE_LIMIT)))
+            self._findings.add(chunk.rows[idx], table.column_label(col),
+                               lambda k, idx=idx, col=col: chunk.values(col, idx[k]), position=col)
+
+    def describe(self, findings: Findings, table: TableContext) -> str:
+        return f"{findings.count} values longer than the limit" if findings.count else "no huge values"
+
+
+# -- values against the Table Schema ------------------------------------------------------------
+
+
+class _FieldCheck(TableCheck):
+    """A check applied field by field on parsed chunks; subclasses pick fields and failing rows."""
+
+    needs_schema = True
+
+    def applies(self, spec: FieldSpec) -> bool:
+        return spec.parsable
+
+    def failing(self, table: TableContext, chunk: Chunk, index: int, spec: FieldSpec) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
+
+    def note(self, spec: FieldSpec) -> str | None:
+        return None
+
+    def start(self, table: TableContext) -> None:
+        super().start(table)
+        self._fields = [(i, s, c) for i, s, c in table.mapped_fields() if self.applies(s)]
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        for index, spec, col in self._fields:
+            bad = self.failing(table, chunk, index, spec)
+            idx = np.flatnonzero(bad)
+            if len(idx):
+                note = self.note(spec)
+                self._findings.add(
+                    chunk.rows[idx], table.column_label(col),
+                    lambda k, idx=idx, col=col: chunk.values(col, idx[k]),
+                    position=col, extra={"note": note} if note else None,
+                )
+
+    def finish(self, table: TableContext) -> CheckResult | None:
+        if not self._fields:
+            return None
+        return super().finish(table)
+
+
+@register
+class TypeAndFormat(_FieldCheck):
+    id = "table.type"
+    name = "Values match their declared type"
+    description = (
+        "Every value that is not a declared missing-value code parses as its field's type and "
+        "format (integer, number, boolean, date, datetime, time, year...)."
+    )
+    default_severity = "error"
+    expected = "every value of its field's declared type and format"
+    suggestion = (
+        "Correct the values, declare the codes used for 'no value' in missingValues, or fix "
+        "the field's type/format in the Table Schema."
+    )
+
+    def applies(self, spec: FieldSpec) -> bool:
+        return spec.parsable and spec.type not in ("string", "any") or spec.format in (
+            "email", "uri", "uuid", "binary")
+
+    def failing(self, table, chunk, index, spec):
+        return chunk.parsed(index).bad
+
+    def note(self, spec: FieldSpec) -> str:
+        return f"expected {describe_type(spec)}"
+
+    def describe(self, findings, table):
+        if not findings.count:
+            return "every value has its declared type"
+        cols = ", ".join(f"{c} ({n})" for c, n in sorted(findings.counts.items()))
+        return f"{findings.count} values not of the declared type: {cols}"
+
+
+@register
+class Required(_FieldCheck):
+    id = "table.required"
+    name = "Required values present"
+    description = "Fields declared required (and primary-key fields) have a value in every row."
+    default_severity = "error"
+    expected = "a value in every row for required fields"
+    suggestion = "Fill in the missing values; a required field may not use a missing-value code."
+
+    def applies(self, spec):
+        return bool(spec.constraints.get("required")) or spec.name in self._pk
+
+    def start(self, table):
+        self._pk = set(table.primary_key)
+        super().start(table)
+
+    def failing(self, table, chunk, index, spec):
+        return chunk.parsed(index).missing
+
+    def note(self, spec):
+        return "required" if spec.constraints.get("required") else "primary-key field"
+
+    def describe(self, findings, table):
+        if not findings.count:
+            return "no required value is missing"
+        cols = ", ".join(f"{c} ({n})" for c, n in sorted(findings.counts.items()))
+        return f"{findings.count} required values missing: {cols}"
+
+
+class _ConstraintCheck(_FieldCheck):
+    constraint = ""
+
+    def applies(self, spec):
+        return spec.parsable and self.constraint in spec.parsed_constraints
+
+
+@register
+class Enum(_ConstraintCheck):
+    id = "table.enum"
+    name = "Values in their enumeration"
+    description = "Fields with an enum constraint hold only the listed values."
+    default_severity = "error"
+    expected = "only the values each field's enum lists"
+    suggestion = "Use one of the allowed values, or extend the enum in the Table Schema."
+    constraint = "enum"
+
+    def failing(self, table, chunk, index, spec):
+        p = chunk.parsed(index)
+        allowed = spec.parsed_constraints["enum"]
+        return p.good & ~mask(pc.is_in(p.typed, value_set=allowed))
+
+    def note(self, spec):
+        return f"allowed: {spec.constraints['enum']}"
+
+    def describe(self, findings, table):
+        return f"{findings.count} values outside their enum" if findings.count else "all values allowed"
+
+
+@register
+class Minimum(_FieldCheck):
+    id = "table.minimum"
+    name = "Values not below their minimum"
+    description = "Fields with a minimum (or exclusiveMinimum) constraint hold no smaller value."
+    default_severity = "error"
+    expected = "no value below its field's minimum"
+    suggestion = "Correct the values, or the minimum declared in the Table Schema."
+
+    def applies(self, spec):
+        return spec.parsable and bool({"minimum", "exclusiveMinimum"} & set(spec.parsed_constraints))
+
+    def failing(self, table, chunk, index, spec):
+        p = chunk.parsed(index)
+        bad = np.zeros(len(chunk), bool)
+        if "minimum" in spec.parsed_constraints:
+            bad |= mask(pc.less(p.typed, spec.parsed_constraints["minimum"][0]))
+        if "exclusiveMinimum" in spec.parsed_constraints:
+            bad |= mask(pc.less_equal(p.typed, spec.parsed_constraints["exclusiveMinimum"][0]))
+        return bad
+
+    def note(self, spec):
+        c = spec.constraints
+        return f"minimum {c['minimum']}" if "minimum" in c else f"exclusiveMinimum {c['exclusiveMinimum']}"
+
+    def describe(self, findings, table):
+        return f"{findings.count} values below their minimum" if findings.count else "no value too small"
+
+
+@register
+class Maximum(_FieldCheck):
+    id = "table.maximum"
+    name = "Values not above their maximum"
+    description = "Fields with a maximum (or exclusiveMaximum) constraint hold no larger value."
+    default_severity = "error"
+    expected = "no value above its field's maximum"
+    suggestion = "Correct the values, or the maximum declared in the Table Schema."
+
+    def applies(self, spec):
+        return spec.parsable and bool({"maximum", "exclusiveMaximum"} & set(spec.parsed_constraints))
+
+    def failing(self, table, chunk, index, spec):
+        p = chunk.parsed(index)
+        bad = np.zeros(len(chunk), bool)
+        if "maximum" in spec.parsed_constraints:
+            bad |= mask(pc.greater(p.typed, spec.parsed_constraints["maximum"][0]))
+        if "exclusiveMaximum" in spec.parsed_constraints:
+            bad |= mask(pc.greater_equal(p.typed, spec.parsed_constraints["exclusiveMaximum"][0]))
+        return bad
+
+    def note(self, spec):
+        c = spec.constraints
+        return f"maximum {c['maximum']}" if "maximum" in c else f"exclusiveMaximum {c['exclusiveMaximum']}"
+
+    def describe(self, findings, table):
+        return f"{findings.count} values above their maximum" if findings.count else "no value too large"
+
+
+@register
+class Pattern(_FieldCheck):
+    id = "table.pattern"
+    name = "Values match their pattern"
+    description = "Fields with a pattern constraint hold only values matching it entirely."
+    default_severity = "error"
+    expected = "every value matching its field's pattern"
+    suggestion = "Correct the values, or the pattern declared in the Table Schema."
+
+    def applies(self, spec):
+        return "pattern" in spec.constraints
+
+    def failing(self, table, chunk, index, spec):
+        p = chunk.parsed(index)
+        ok = mask(pc.match_substring_regex(chunk.columns[table.field_columns[index]],
+                                           f"^(?:{spec.constraints['pattern']})$"))
+        return ~p.missing & ~ok
+
+    def note(self, spec):
+        return f"pattern {spec.constraints['pattern']}"
+
+    def describe(self, findings, table):
+        return f"{findings.count} values not matching" if findings.count else "all values match"
+
+
+@register
+class Length(_FieldCheck):
+    id = "table.length"
+    name = "Values within their length limits"
+    description = "Fields with minLength/maxLength hold values of an allowed length (characters)."
+    default_severity = "error"
+    expected = "every value within its field's minLength/maxLength"
+    suggestion = "Correct the values, or the length limits declared in the Table Schema."
+
+    def applies(self, spec):
+        return bool({"minLength", "maxLength"} & set(spec.constraints))
+
+    def failing(self, table, chunk, index, spec):
+        p = chunk.parsed(index)
+        length = pc.utf8_length(chunk.columns[table.field_columns[index]])
+        bad = np.zeros(len(chunk), bool)
+        if "minLength" in spec.constraints:
+            bad |= mask(pc.less(length, int(spec.constraints["minLength"])))
+        if "maxLength" in spec.constraints:
+            bad |= mask(pc.greater(length, int(spec.constraints["maxLength"])))
+        return bad & ~p.missing
+
+    def note(self, spec):
+        c = spec.constraints
+        return ", ".join(f"{k} {c[k]}" for k in ("minLength", "maxLength") if k in c)
+
+    def describe(self, findings, table):
+        return f"{findings.count} values of a wrong length" if findings.count else "all lengths allowed"
+
+
+@register
+class MissingValues(_FieldCheck):
+    id = "table.missing-values"
+    name = "Missing values declared"
+    description = (
+        "Values that look like 'no value' codes (NA, n/a, null, -999...) are declared in the "
+        "schema's missingValues; declared codes are counted."
+    )
+    default_severity = "warn"
+    expected = "every 'no value' code declared in missingValues"
+    suggestion = (
+        "Declare the codes you use for 'no value' in the Table Schema's missingValues (or "
+        "replace them with an empty value)."
+    )
+
+    def applies(self, spec):
+        return True
+
+    def start(self, table):
+        super().start(table)
+        self._declared: dict[str, int] = {}
+
+    def failing(self, table, chunk, index, spec):
+        p = chunk.parsed(index)
+        n_missing = int(p.missing.sum())
+        if n_missing:
+            label = spec.name
+            self._declared[label] = self._declared.get(label, 0) + n_missing
+        codes = [c for c in COMMON_MISSING_CODES if c not in spec.missing_values]
+        if spec.type == "number":
+            codes = [c for c in codes if c not in ("NaN", "nan", "-999", "-9999")]
+        if spec.type == "integer":
+            codes = [c for c in codes if c not in ("-999", "-9999")]
+        raw = chunk.columns[table.field_columns[index]]
+        return ~p.missing & mask(pc.is_in(raw, value_set=pa.array(codes, pa.string())))
+
+    def note(self, spec):
+        return f"not in missingValues {spec.missing_values}"
+
+    def describe(self, findings, table):
+        declared = ", ".join(f"{k} ({v})" for k, v in sorted(self._declared.items()))
+        text = f"{findings.count} undeclared 'no value' codes" if findings.count else (
+            "no undeclared 'no value' codes")
+        return text + (f"; declared missing values: {declared}" if declared else "")
+
+
+# -- repeats -----------------------------------------------------------------------------------
+
+
+def _key_hashes(chunk: Chunk, table: TableContext, indexes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, chunk positions) of rows whose key fields all have a value.
+
+    Well-typed values hash by their typed value (so ``1`` and ``01`` are the same integer);
+    values that fail their type hash by their text.
+    """
+    keep = np.ones(len(chunk), bool)
+    hashes: np.ndarray | None = None
+    for index in indexes:
+        p = chunk.parsed(index)
+        keep &= ~p.missing
+        h = hash_values(p.typed)
+        odd = ~p.missing & ~p.good
+        if odd.any():
+            pos = np.flatnonzero(odd)
+            raw = chunk.columns[table.field_columns[index]].take(pa.array(pos))
+            h[pos] = hash_strings(raw) ^ np.uint64(0x5BD1E995)
+        hashes = h if hashes is None else combine(hashes, h)
+    assert hashes is not None
+    idx = np.flatnonzero(keep)
+    return hashes[idx], idx
+
+
+class _RepeatCheck(TableCheck):
+    needs_schema = True
+    fill_values = True
+
+    def _report(self, table: TableContext, tracker: DuplicateTracker, label: str | None,
+                position: int | None, positions: list[int] | None = None) -> None:
+        count, rows, firsts = tracker.duplicates(self.sample_size)
+        self._findings.count += count - len(rows)
+        if label is not None and count:
+            self._findings.counts[label] = self._findings.counts.get(label, 0) + count - len(rows)
+        for row, first in zip(rows, firsts, strict=True):
+            extra = {"note": f"same as row {int(first)}"}
+            if positions:
+                extra["_positions"] = positions
+            self._findings.add([int(row)], label, [None],
+                               position=-1 if position is None else position, extra=extra)
+
+
+@register
+class Unique(_RepeatCheck):
+    id = "table.unique"
+    name = "Unique values are unique"
+    description = "Fields with the unique constraint never repeat a value (missing values aside)."
+    default_severity = "error"
+    expected = "no repeated value in unique fields"
+    suggestion = "Correct the repeated values, or drop the unique constraint if repeats are fine."
+
+    def start(self, table):
+        super().start(table)
+        self._trackers = {
+            i: DuplicateTracker(table.spill_dir, table.spill_rows, f"unique-{i}")
+            for i, spec, _ in table.mapped_fields()
+            if spec.constraints.get("unique") and spec.parsable
+        }
+
+    def chunk(self, table, chunk):
+        for i, tracker in self._trackers.items():
+            h, idx = _key_hashes(chunk, table, [i])
+            tracker.add(h, chunk.rows[idx])
+
+    def finish(self, table):
+        if not self._trackers:
+            return None
+        for i, tracker in self._trackers.items():
+            col = table.field_columns[i]
+            self._report(table, tracker, table.column_label(col), col)
+        return super().finish(table)
+
+    def describe(self, findings, table):
+        return f"{findings.count} repeated values" if findings.count else "no repeats"
+
+
+@register
+class PrimaryKey(_RepeatCheck):
+    id = "table.primary-key"
+    name = "Primary key is unique"
+    description = "The primaryKey fields, taken together, identify each row: no two rows share them."
+    default_severity = "error"
+    expected = "a different primary key in every row"
+    suggestion = "Give each row its own key, or correct the primaryKey in the Table Schema."
+
+    def start(self, table):
+        super().start(table)
+        names = {spec.name: i for i, spec, _ in table.mapped_fields()}
+        self._indexes = [names[n] for n in table.primary_key if n in names]
+        self._complete = len(self._indexes) == len(table.primary_key) and bool(self._indexes)
+        self._tracker = DuplicateTracker(table.spill_dir, table.spill_rows, "pk")
+
+
+    def chunk(self, table, chunk):
+        if self._complete:
+            h, idx = _key_hashes(chunk, table, self._indexes)
+            self._tracker.add(h, chunk.rows[idx])
+
+    def finish(self, table):
+        if not table.primary_key:
+            return None
+        if not self._complete:
+            return self.not_checked(
+                f"primary key {table.primary_key} names fields not in the file", table.name)
+        cols = [table.field_columns[i] for i in self._indexes]
+        label = ",".join(table.column_label(c) for c in cols)
+        single = cols[0] if len(cols) == 1 else None
+        self._report(table, self._tracker, label, single, None if single is not None else cols)
+        return super().finish(table)
+
+    def describe(self, findings, table):
+        return (f"{findings.count} rows repeat the primary key {table.primary_key} of an earlier row"
+                if findings.count else f"primary key {table.primary_key} unique")
+
+
+@register
+class DuplicateRow(_RepeatCheck):
+    id = "table.duplicate-row"
+    name = "No duplicate rows"
+    description = "No row repeats an earlier row value for value."
+    default_severity = "warn"
+    needs_schema = False
+    expected = "every row different from every other"
+    suggestion = "Remove the repeated rows, unless repeating is meaningful in this data."
+
+    def start(self, table):
+        super().start(table)
+        self._tracker = DuplicateTracker(table.spill_dir, table.spill_rows, "rows")
+
+    def chunk(self, table, chunk):
+        joined = pc.binary_join_element_wise(*chunk.columns, "\x1f") if len(chunk.columns) > 1 \
+            else chunk.columns[0]
+        nonblank = np.flatnonzero(mask(pc.greater(pc.binary_length(joined), len(chunk.columns) - 1)))
+        self._tracker.add(hash_strings(joined.take(pa.array(nonblank))), chunk.rows[nonblank])
+
+    def finish(self, table):
+        self._report(table, self._tracker, None, None)
+        return super().finish(table)
+
+    def describe(self, findings, table):
+        return f"{findings.count} rows repeat an earlier row" if findings.count else "no repeated rows"
+
+
+@register
+class SchemaUsable(TableCheck):
+    id = "table.schema"
+    name = "Table Schema is usable"
+    description = (
+        "Every declared field has a type docket can check and constraints that fit that type; "
+        "the primary key names declared fields."
+    )
+    default_severity = "error"
+    needs_data = False
+    needs_schema = True
+    expected = "a Table Schema whose every field and constraint can be checked"
+    suggestion = "Correct the Table Schema; the fields named here were not (fully) checked."
+
+    def chunk(self, table, chunk):
+        pass
+
+    def finish(self, table):
+        findings = self.findings(table.name)
+        for problem in table.schema_problems:
+            findings.add([None], None, [None], extra={"note": problem})
+        found = "; ".join(table.schema_problems) if table.schema_problems else (
+            f"{len(table.fields)} fields, all checkable")
+        return self.result(findings, found=found)
