@@ -25,7 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/submit_throughput.py
+	$(BIN)/python benchmarks/hashing.py
+	$(BIN)/python benchmarks/checks_vs_frictionless.py
 
 clean:
 	rm -rf $(VENV) demo-instance
