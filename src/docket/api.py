@@ -428,6 +428,13 @@ class Docket:
 
         return run_transfer(self, request_id, actor=actor, progress=progress)
 
+    def qa(self, request_id: str, *, checks: list[str] | None = None, actor: Actor | None = None,
+           progress: bool = False) -> dict[str, Any]:
+        """Run the QA notebook on the request's stored files and record it (see :mod:`docket.steps.qa`)."""
+        from docket.steps.qa import run_qa
+
+        return run_qa(self, request_id, checks=checks, actor=actor, progress=progress)
+
     # -- internals --------------------------------------------------------------------------
 
     def _load(self, document: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:

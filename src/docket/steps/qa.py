@@ -1,0 +1,308 @@
+"""The qa step: execute the QA notebook with papermill and record what it found.
+
+The notebook (``notebooks/qa.ipynb``, or the one an instance names in ``docket.toml`` under
+``[qa] notebook``) runs the checks and writes the quality report; the executed notebook and the
+report are kept in ``runs/<id>/qa-<n>.ipynb`` and ``runs/<id>/qa-<n>.report.json``, ``n`` being
+the qa step instance. The run is then recorded in one transaction: the step ``closed/done`` (or
+``closed/failed`` when the report has errors or the notebook crashed), history, audit and the
+qa-run PROV bundle: the run, the notebook as its plan (with its digest), the parameters, the
+executed notebook and the report as generated entities, the report derived from the stored files
+of the latest transfer, and the report's summary counts.
+
+The notebook runs in its own kernel, so a crash in it (or in a check) cannot take docket down:
+it ends the step ``closed/failed`` with the reason, and is still recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from docket.api import Actor, now, parse_ref
+from docket.errors import BadInput, Conflict, DocketError, InstanceError
+from docket.provenance import identifiers as ids
+from docket.provenance.recorder import Id
+from docket.resources import data_dir
+from docket.steps.transfer import stored_file_id
+
+if TYPE_CHECKING:
+    from docket.api import Docket
+    from docket.checks import Report
+
+NOTEBOOK_NAME = "qa.ipynb"
+
+
+# --------------------------------------------------------------------------- what the notebook uses
+
+
+def selected_severities(instance_severities: dict[str, str] | None,
+                        checks: list[str] | None) -> dict[str, str]:
+    """The severities of one run: the instance's ``[severities]``, and every check that is not
+    selected turned ``off`` (it stays in the report as ``not-checked``, so a reader sees what was
+    skipped). A selection names check ids (``table.type``) or whole families (``metadata``).
+    Unknown names are bad input, so a typo cannot silently run nothing.
+    """
+    from docket.checks import all_checks
+    from docket.checks.registry import resolve_severities
+
+    severities = resolve_severities(instance_severities)
+    if checks is None:
+        return severities
+    known = all_checks()
+    names = {c.id for c in known} | {c.family for c in known}
+    wanted = {str(c).strip() for c in checks if str(c).strip()}
+    unknown = sorted(wanted - names)
+    if unknown:
+        raise BadInput(
+            f"--checks: unknown check {', '.join(map(repr, unknown))} (give check ids such as "
+            f"table.type, or families: {', '.join(sorted({c.family for c in known}))})"
+        )
+    if not wanted:
+        raise BadInput("--checks: no check named; leave it out to run every check")
+    for cls in known:
+        if cls.id not in wanted and cls.family not in wanted:
+            severities[cls.id] = "off"
+    return severities
+
+
+def qa_inputs(docket: Docket, request_id: str, revision: int | None = None
+              ) -> tuple[dict[str, Any], dict[str, Path], dict[str, dict[str, Any]]]:
+    """What the checks need: the record, where each stored file is, and what transfer measured.
+
+    Files that were not stored are left out, so ``file.reachable`` reports them.
+    """
+    request_id, rev = parse_ref(request_id)
+    record = docket.get(request_id, revision or rev)
+    current = docket.get(request_id)["revision"]
+    if record["revision"] != current:
+        raise BadInput(f"{request_id}: QA checks the files of the current revision ({current}), "
+                       f"not revision {record['revision']}")
+    stored = [f for f in docket.files(request_id) if f["status"] == "stored" and f["location"]]
+    files = {f["name"]: Path(f["location"]) for f in stored}
+    measured = {f["name"]: {k: f[k] for k in ("size", "md5", "sha256") if f[k] is not None} for f in stored}
+    return record, files, measured
+
+
+def run_checks(docket: Docket, request_id: str, revision: int | None = None,
+               checks: list[str] | None = None) -> Report:
+    """Run the checks on a request as the QA notebook does (also usable without a kernel)."""
+    from docket.checks import check_request
+
+    record, files, measured = qa_inputs(docket, request_id, revision)
+    severities = selected_severities(docket.config.severities, checks)
+    return check_request(record, files, measured, severities=severities)
+
+
+# --------------------------------------------------------------------------- the step
+
+
+def notebook_path(docket: Docket) -> Path:
+    """The QA notebook: the instance's own (``[qa] notebook``, relative to the instance folder)
+    or docket's."""
+    configured = (docket.config.extra.get("qa") or {}).get("notebook")
+    if configured:
+        path = Path(configured)
+        path = path if path.is_absolute() else docket.instance.root / path
+        if not path.is_file():
+            raise InstanceError(f"docket.toml [qa] notebook: {path} is not a file")
+        return path
+    return data_dir("notebooks") / NOTEBOOK_NAME
+
+
+def pending(docket: Docket) -> list[str]:
+    """Requests waiting for QA: approved, transfer closed/done, qa still open (oldest first)."""
+    out = []
+    for row in docket.list(status="approved"):
+        steps = row["steps"] or {}
+        transfer = steps.get("transfer", {})
+        if (transfer.get("status"), transfer.get("outcome")) == ("closed", "done") \
+                and steps.get("qa", {}).get("status", "open") == "open":
+            out.append(row["id"])
+    return list(reversed(out))
+
+
+def latest_transfer_n(docket: Docket, request_id: str) -> int | None:
+    ns = [b["n"] for b in docket.prov_bundles(request_id) if b["step"] == "transfer"]
+    return max(ns) if ns else None
+
+
+def next_qa_n(docket: Docket, request_id: str) -> int:
+    return max((b["n"] for b in docket.prov_bundles(request_id) if b["step"] == "qa"), default=0) + 1
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: Actor | None = None,
+           progress: bool = False) -> dict[str, Any]:
+    """Execute the QA notebook on request ``ref`` and record the run; returns a summary.
+
+    Refused (exit 3) unless the request is approved and its transfer closed/done; bad ``checks``
+    are refused (exit 2) before a kernel starts. The step ends ``closed/failed`` when the report
+    has errors or the notebook crashed (``reason`` says why), ``closed/done`` otherwise.
+    """
+    from docket.workflow import StepChange, check_step_change
+
+    request_id, _ = parse_ref(ref)
+    actor = actor or Actor("docket", "system")
+    doc = docket.get(request_id)
+    check_step_change(StepChange("qa", "in-progress"), actor.role, doc["review_state"], doc["steps"])
+    selected_severities(docket.config.severities, checks)  # bad names fail here, not in the kernel
+    revision = doc["revision"]
+    transfer_n = latest_transfer_n(docket, request_id)
+    stored = [f["name"] for f in docket.files(request_id) if f["status"] == "stored"]
+    checked = [Id(stored_file_id(request_id, transfer_n, name)) for name in stored] if transfer_n else []
+
+    notebook = notebook_path(docket)
+    notebook_digest = sha256_of(notebook)
+    n = next_qa_n(docket, request_id)
+    run_dir = docket.instance.runs_dir / request_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    executed = run_dir / f"qa-{n}.ipynb"
+    report_path = run_dir / f"qa-{n}.report.json"
+    for stale in (executed, report_path):  # left by a run that crashed before it was recorded
+        stale.unlink(missing_ok=True)
+    parameters = {
+        "instance": str(docket.instance.root.resolve()),
+        "request_id": request_id,
+        "revision": revision,
+        "checks": list(checks) if checks is not None else None,
+        "report_path": str(report_path),
+    }
+
+    started = now()
+    reason = execute(notebook, executed, parameters, run_dir, docket, progress)
+    report = None
+    if reason is None:
+        report, reason = read_report(report_path)
+    summary = report.summary if report is not None else None
+    outcome = "failed" if reason or summary["has_errors"] else "done"
+    comment = reason or describe(summary)
+
+    def prov_values(step_n: int) -> dict[str, Any]:
+        if step_n != n:
+            raise Conflict(f"{request_id}: another qa run was recorded while this one (#{n}) ran; "
+                           "run qa again")
+        base = ids.step_id(request_id, "qa", n)
+        values: dict[str, Any] = {
+            "checked": checked,
+            "notebook": Id(f"docket:notebook/{NOTEBOOK_NAME}/{notebook_digest.split(':')[-1][:16]}"),
+            "notebookLocation": str(notebook),
+            "notebookDigest": notebook_digest,
+            "qaNotebook": Id(ids.software_id(notebook.name, notebook_digest.split(":")[-1][:16])),
+            "parameters": Id(f"{base}/parameters"),
+            "parametersJson": json.dumps(parameters, sort_keys=True),
+            "reason": reason,
+            "startTime": started,
+        }
+        if executed.is_file():
+            values.update(executed=Id(f"{base}/notebook"), executedLocation=str(executed),
+                          executedDigest=sha256_of(executed))
+        if report is not None:
+            values.update(report=Id(f"{base}/report"), reportLocation=str(report_path),
+                          reportDigest=sha256_of(report_path), errors=summary["errors"],
+                          warnings=summary["warnings"],
+                          checksRun=summary["checks"] - summary["not-checked"],
+                          status="valid" if report.valid else "invalid")
+        if actor.role != "system":
+            values.update(operator=Id(actor.prov_id), operatorName=actor.name, operatorEmail=actor.email)
+        if not checked:
+            values.pop("checked")
+        return values
+
+    step = docket.set_step(request_id, "qa", "closed", outcome, actor=actor, comment=comment,
+                           prov_values=prov_values)
+    return {
+        "id": request_id, "revision": revision, "n": n, "outcome": outcome, "activity": step["activity"],
+        "valid": report.valid if report is not None else None,
+        "errors": summary["errors"] if summary else None,
+        "warnings": summary["warnings"] if summary else None,
+        "summary": summary, "reason": reason, "comment": comment,
+        "notebook": str(notebook), "executed": str(executed) if executed.is_file() else None,
+        "report": str(report_path) if report is not None else None,
+        "failing": [
+            {"id": c.id, "file": c.file, "status": c.status, "count": c.count, "found": c.found}
+            for c in (report.checks if report is not None else []) if c.status in ("error", "warn")
+        ],
+        "text": report.text() if report is not None else None,
+    }
+
+
+def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Path, docket: Docket,
+            progress: bool) -> str | None:
+    """Run the notebook with papermill; returns why it failed, or None. Never raises for a
+    failure inside the kernel: that is a result of the run, recorded like any other."""
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillException, PapermillExecutionError
+    from traitlets.config import Config
+
+    settings = docket.config.extra.get("qa") or {}
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(executed), parameters=parameters, cwd=str(cwd),
+            kernel_name=settings.get("kernel"), progress_bar=progress, log_output=False,
+            request_save_on_cell_execute=False,  # written at the start, on failure and at the end
+            execution_timeout=settings.get("cell_timeout"), start_timeout=int(settings.get("start_timeout", 60)),
+            # Local sockets, not TCP ports: no port races when a batch starts kernels side by
+            # side, and nothing listening on the network.
+            config=Config({"KernelManager": {"transport": "ipc"}}),
+            kernel_manager_class=_quiet_kernel_manager(),
+        )
+    except PapermillExecutionError as exc:
+        return f"the QA notebook failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}"
+    except (DeadKernelError, CellTimeoutError, PapermillException) as exc:
+        return f"the QA notebook did not finish: {type(exc).__name__}: {_first_line(str(exc))}"
+    except RuntimeError as exc:  # e.g. "Kernel died before replying to kernel_info"
+        return f"the QA notebook's kernel failed: {_first_line(str(exc))}"
+    return None
+
+
+@cache
+def _quiet_kernel_manager() -> type:
+    """A kernel manager whose kernel process writes nowhere: ipykernel's own log lines (such as
+    "KeyboardInterrupt caught in kernel" when it is interrupted on shutdown) would otherwise reach
+    the user's terminal. What the cells print goes to the executed notebook, as always."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kw.setdefault("stdout", subprocess.DEVNULL)
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+def read_report(path: Path) -> tuple[Report | None, str | None]:
+    """The report the notebook wrote, validated; or why there is none."""
+    from docket.checks import Report
+
+    if not path.is_file():
+        return None, f"the QA notebook ran but wrote no report at {path}"
+    try:
+        return Report.load(path), None
+    except DocketError as exc:
+        detail = "; ".join(str(p) for p in exc.problems[:3])
+        return None, f"the QA notebook wrote an unusable report: {exc.message}{': ' + detail if detail else ''}"
+
+
+def describe(summary: dict[str, Any]) -> str:
+    verdict = "errors" if summary["has_errors"] else "valid"
+    return (f"{verdict}: {summary['errors']} errors in {summary['error']} checks, "
+            f"{summary['warnings']} warnings in {summary['warn']} checks, {summary['valid']} checks passed, "
+            f"{summary['not-checked']} not checked")
+
+
+def _first_line(text: str) -> str:
+    text = (text or "").strip()
+    return text.splitlines()[0] if text else ""
