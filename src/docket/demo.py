@@ -1,8 +1,8 @@
 """``docket demo``: an end-to-end run on the shipped examples that a newcomer can read.
 
 Each stage prints the command a data manager would type for it, then what docket answered, so the
-output doubles as a tour of the workflow: init, submit, review (reject, revise, approve), history
-and the request's provenance in every export format.
+output doubles as a tour of the workflow: init, submit, review (reject, revise, approve), transfer,
+the QA notebook, history and the request's provenance in every export format.
 """
 
 from __future__ import annotations
@@ -68,6 +68,14 @@ def run_demo(folder: str | Path, say: Say = print) -> dict:
             moved = docket.transfer(request_id)
             for f in moved["files"]:
                 say(f"   {f['name']:<28} {f['size']:>7} bytes  sha256 {f['sha256'][:16]}...")
+
+        for request_id in ids.values():
+            _stage(say, f"The QA notebook checks {request_id}", f"docket qa {request_id}")
+            qa = docket.qa(request_id)
+            say(f"   {qa['outcome']}: {qa['errors']} errors, {qa['warnings']} warnings; "
+                f"executed notebook {qa['executed']}")
+            for failing in qa["failing"][:3]:
+                say(f"   - {failing['status']:<5} {failing['id']:<28} {failing['file'] or ''} {failing['found'] or ''}"[:110])
 
         first = next(iter(ids.values()))
         _stage(say, f"History of {soil or first}", f"docket history {soil or first}")
