@@ -9,10 +9,10 @@ from typing import Any
 
 from docket.checks import registry
 from docket.checks._scan import (
-    DEFAULT_BLOCK_SIZE,
     DEFAULT_SPILL_ROWS,
     Dialect,
     TableContext,
+    block_size_for,
     prepass,
     read_header,
     run_table_checks,
@@ -86,7 +86,7 @@ def scan_file(
     encoding: str | None = None,
     dialect: dict[str, Any] | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
     spill_rows: int = DEFAULT_SPILL_ROWS,
 ) -> tuple[list[CheckResult], dict[str, Any]]:
     """Run every table check on one file; returns the results and the file's entry."""
@@ -121,7 +121,7 @@ def scan_file(
             check.start(table)
         results = [c.conclude(table) for c in checks]
     else:
-        results = run_table_checks(table, make_checks, block_size)
+        results = run_table_checks(table, make_checks, block_size or block_size_for(table.prepass.size))
     off = [cls(severity="off").not_checked("turned off by the severity settings", table.name)
            for cls in classes if sev.get(cls.id) == "off"]
     info = {
@@ -147,7 +147,7 @@ def check_table(
     encoding: str | None = None,
     dialect: dict[str, Any] | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
     spill_rows: int = DEFAULT_SPILL_ROWS,
 ) -> Report:
     """Check one CSV file, optionally against a Table Schema (a dict or a JSON file).
@@ -196,7 +196,7 @@ def check_request(
     *,
     severities: dict[str, str] | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
     spill_rows: int = DEFAULT_SPILL_ROWS,
 ) -> Report:
     """Every check on a request: metadata completeness, congruence, and the table checks of each

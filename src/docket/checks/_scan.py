@@ -35,6 +35,16 @@ from docket.checks._types import FieldSpec, Parsed, mask, parse_column
 from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, Findings, TableCheck, clip
 
 DEFAULT_BLOCK_SIZE = 512 << 10
+# Arrow's streaming reader keeps tens of blocks in flight, so the block size sets peak memory:
+# small files (which fit comfortably anyway) get large blocks for speed, large ones small blocks
+# so that a file bigger than memory is checked in well under 200 MB.
+_LARGE_BLOCK_SIZE = 2 << 20
+_LARGE_BLOCKS_UP_TO = 128 << 20
+
+
+def block_size_for(size: int) -> int:
+    """The block size to read a file of ``size`` bytes with (see the note above)."""
+    return _LARGE_BLOCK_SIZE if size <= _LARGE_BLOCKS_UP_TO else DEFAULT_BLOCK_SIZE
 MAX_BLOCK_SIZE = 64 << 20
 DEFAULT_SPILL_ROWS = 200_000
 _PREPASS_BLOCK = 1 << 20
