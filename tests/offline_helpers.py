@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import default as policy
 from pathlib import Path
@@ -14,29 +11,15 @@ from typing import Any
 from sqlalchemy import func, select
 
 import docket
-from docket.cli import main
 from docket.offline.envelope import seal
 from docket.store import tables
+from tests.clirun import Result, docket_cli
 from tests.conftest import EXAMPLES
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-def cli(*args: str | Path, instance: Path | None = None) -> Run:
+def cli(*args: str | Path, instance: Path | None = None) -> Result:
     """``docket ARGS`` in this process (fast), capturing what it prints."""
-    argv = (["--instance", str(instance)] if instance else []) + [str(a) for a in args]
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return Run(code, out.getvalue(), err.getvalue())
+    return docket_cli(*args, instance=instance)
 
 
 def row_counts(instance: Path) -> dict[str, int]:

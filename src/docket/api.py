@@ -11,6 +11,7 @@ import copy
 import getpass
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -251,10 +252,12 @@ class Docket:
         *,
         actor: Actor | None = None,
         origin: str | None = None,
+        write: Callable[[Connection, str, int], None] | None = None,
     ) -> dict[str, Any]:
         """Store a new request (revision 1, review state ``submitted``) and its PROV.
 
         Returns ``{"id", "revision", "digest"}``. Invalid input raises before anything is written.
+        ``write(conn, id, revision)`` adds a caller's own rows to the same transaction.
         """
         doc = self._load(document)
         self.schemas.validate("request", doc, "request")
@@ -280,6 +283,8 @@ class Docket:
             self._audit(conn, actor, "submit", request_id, {"revision": 1, "digest": content_digest}, origin, at)
             self._record_prov(conn, request_id, "request", "submission",
                               self._submission_values(record, actor, at, None, content_digest))
+            if write is not None:
+                write(conn, request_id, 1)
         return {"id": request_id, "revision": 1, "digest": content_digest}
 
     def revise(
@@ -291,6 +296,7 @@ class Docket:
         expected_revision: int | None = None,
         minor: bool = False,
         origin: str | None = None,
+        write: Callable[[Connection, str, int], None] | None = None,
     ) -> dict[str, Any]:
         """A new revision of a request's document, in ``draft`` (a declared minor edit of an
         approved record keeps its state). The earlier revision is never changed.
@@ -326,6 +332,8 @@ class Docket:
             self._audit(conn, actor, "revise", request_id, {"revision": revision, "minor": minor}, origin, at)
             self._record_prov(conn, request_id, "request", "submission",
                               self._submission_values(record, actor, at, revision - 1, content_digest))
+            if write is not None:
+                write(conn, request_id, revision)
         return {"id": request_id, "revision": revision, "digest": content_digest}
 
     def review(

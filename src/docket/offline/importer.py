@@ -7,9 +7,11 @@ never leave half an import behind. Then each form that passed is stored with one
 core API (one transaction each: record, history, audit row, PROV).
 
 Idempotency: each form is keyed on the digest of the canonical JSON of its filled data (for a
-form that changes an existing request, of that request's id and the data). The key is written as
-the ``origin`` of the submission's audit row (``import:<key> <source>``), in the same transaction
-as the record, so the index of imported forms can never disagree with the records themselves.
+form that changes an existing request, of that request's id and the data). The key is the
+primary key of a row in the ``imports`` table, written in the same transaction as the record, so
+the index of imported forms can never disagree with the records, and two imports of the same form
+racing each other store it once (the loser's transaction fails on the key and stores nothing).
+The audit row's origin also names the key and the source, for people reading the log.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 
-from docket.api import Docket, resolve_locations
+from docket.api import Docket, now, resolve_locations
 from docket.canonical import canonical_json, digest
 from docket.errors import BadInput, DocketError, NotFound, Problem
 from docket.forms.definition import clean, list_forms, load_form
@@ -196,20 +199,18 @@ class Importer:
     def __init__(self, d: Docket) -> None:
         self.d = d
         self._forms: dict[str, Any] = {}
-        self.index = self._load_index()
+        self.index: dict[str, tuple[str, int]] = {}
 
-    def _load_index(self) -> dict[str, tuple[str, int]]:
-        a = tables.audit_log
-        query = select(a.c.origin, a.c.request_id, a.c.detail).where(a.c.origin.like(f"{ORIGIN_PREFIX}%"))
+    def _lookup(self, key: str) -> tuple[str, int] | None:
+        """The request an offline form with this key was imported as, if it was."""
+        if key in self.index:
+            return self.index[key]
+        i = tables.imports
         with self.d.store.connect() as conn:
-            rows = conn.execute(query).all()
-        index: dict[str, tuple[str, int]] = {}
-        for origin, request_id, detail in rows:
-            key = origin[len(ORIGIN_PREFIX):].split(" ", 1)[0]
-            revision = detail.get("revision") if isinstance(detail, dict) else None
-            if request_id and key:
-                index[key] = (request_id, int(revision or 1))
-        return index
+            row = conn.execute(select(i.c.request_id, i.c.revision).where(i.c.key == key)).first()
+        if row is not None:
+            self.index[key] = (row.request_id, int(row.revision))
+        return self.index.get(key)
 
     def form(self, name: Any) -> Any | None:
         if not isinstance(name, str):
@@ -262,7 +263,7 @@ class Importer:
             key = digest({"request": target.strip(), "data": clean(data)})
         else:
             key = digest(clean(data))
-        if key in self.index:  # it was valid when it was stored; say so without checking again
+        if self._lookup(key):  # it was valid when it was stored; say so without checking again
             out.status, out.key = "already-imported", key
             out.id, out.revision = self.index[key]
             return out
@@ -300,17 +301,29 @@ class Importer:
     def store(self, out: Outcome) -> None:
         """Write one checked form (``ready``), or mark it already imported."""
         assert out.key is not None and out.document is not None
-        if out.key in self.index:
+        if self._lookup(out.key):
             out.status = "already-imported"
             out.id, out.revision = self.index[out.key]
             return
         origin = f"{ORIGIN_PREFIX}{out.key} {out.source}"[:300]
+
+        def remember(conn: Connection, request_id: str, revision: int) -> None:
+            # In the record's own transaction: a form imported twice at once is stored once.
+            conn.execute(tables.imports.insert(), {"key": out.key, "request_id": request_id, "revision": revision,
+                                                   "source": out.source, "imported_date": now()})
+
         try:
             if out.target:
                 result = self.d.revise(out.target, out.document, expected_revision=out.expected_revision,
-                                       origin=origin)
+                                       origin=origin, write=remember)
             else:
-                result = self.d.submit(out.document, origin=origin)
+                result = self.d.submit(out.document, origin=origin, write=remember)
+        except IntegrityError:
+            if self._lookup(out.key):  # another import stored the same form first
+                out.status = "already-imported"
+                out.id, out.revision = self.index[out.key]
+                return
+            raise
         except DocketError as exc:
             out.status, out.message, out.problems = "refused", exc.message, _under_data(exc.problems)
             return

@@ -149,3 +149,15 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Index("ix_audit_log_request", "request_id"),
 )
+
+imports = Table(
+    "imports",
+    metadata,
+    # Digest of a filled offline form's canonical data: the same form twice is one record, even
+    # when two imports race (the second insert fails and its transaction stores nothing).
+    Column("key", String(64), primary_key=True),
+    Column("request_id", String(48), ForeignKey("requests.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("imported_date", DateTime(timezone=True), nullable=False),
+)
