@@ -483,62 +483,58 @@ class Enum(_ConstraintCheck):
         return f"{findings.count} values outside their enum" if findings.count else "all values allowed"
 
 
+class _Bound(_FieldCheck):
+    """A minimum or a maximum: the two differ only in the constraint names and the comparison."""
+
+    bound: str  # "minimum" or "maximum"
+    exclusive: str  # "exclusiveMinimum" or "exclusiveMaximum"
+    beyond = staticmethod(pc.less)  # value past the inclusive bound
+    at_or_beyond = staticmethod(pc.less_equal)  # value past or on the exclusive bound
+    past: str  # "below" / "above"
+    none_past: str
+
+    def applies(self, spec):
+        return spec.parsable and bool({self.bound, self.exclusive} & set(spec.parsed_constraints))
+
+    def failing(self, table, chunk, index, spec):
+        p = chunk.parsed(index)
+        bad = np.zeros(len(chunk), bool)
+        if self.bound in spec.parsed_constraints:
+            bad |= mask(self.beyond(p.typed, spec.parsed_constraints[self.bound][0]))
+        if self.exclusive in spec.parsed_constraints:
+            bad |= mask(self.at_or_beyond(p.typed, spec.parsed_constraints[self.exclusive][0]))
+        return bad
+
+    def note(self, spec):
+        key = self.bound if self.bound in spec.constraints else self.exclusive
+        return f"{key} {spec.constraints[key]}"
+
+    def describe(self, findings, table):
+        return f"{findings.count} values {self.past} their {self.bound}" if findings.count else self.none_past
+
+
 @register
-class Minimum(_FieldCheck):
+class Minimum(_Bound):
     id = "table.minimum"
     name = "Values not below their minimum"
     description = "Fields with a minimum (or exclusiveMinimum) constraint hold no smaller value."
     default_severity = "error"
     expected = "no value below its field's minimum"
     suggestion = "Correct the values, or the minimum declared in the Table Schema."
-
-    def applies(self, spec):
-        return spec.parsable and bool({"minimum", "exclusiveMinimum"} & set(spec.parsed_constraints))
-
-    def failing(self, table, chunk, index, spec):
-        p = chunk.parsed(index)
-        bad = np.zeros(len(chunk), bool)
-        if "minimum" in spec.parsed_constraints:
-            bad |= mask(pc.less(p.typed, spec.parsed_constraints["minimum"][0]))
-        if "exclusiveMinimum" in spec.parsed_constraints:
-            bad |= mask(pc.less_equal(p.typed, spec.parsed_constraints["exclusiveMinimum"][0]))
-        return bad
-
-    def note(self, spec):
-        c = spec.constraints
-        return f"minimum {c['minimum']}" if "minimum" in c else f"exclusiveMinimum {c['exclusiveMinimum']}"
-
-    def describe(self, findings, table):
-        return f"{findings.count} values below their minimum" if findings.count else "no value too small"
+    bound, exclusive, past, none_past = "minimum", "exclusiveMinimum", "below", "no value too small"
 
 
 @register
-class Maximum(_FieldCheck):
+class Maximum(_Bound):
     id = "table.maximum"
     name = "Values not above their maximum"
     description = "Fields with a maximum (or exclusiveMaximum) constraint hold no larger value."
     default_severity = "error"
     expected = "no value above its field's maximum"
     suggestion = "Correct the values, or the maximum declared in the Table Schema."
-
-    def applies(self, spec):
-        return spec.parsable and bool({"maximum", "exclusiveMaximum"} & set(spec.parsed_constraints))
-
-    def failing(self, table, chunk, index, spec):
-        p = chunk.parsed(index)
-        bad = np.zeros(len(chunk), bool)
-        if "maximum" in spec.parsed_constraints:
-            bad |= mask(pc.greater(p.typed, spec.parsed_constraints["maximum"][0]))
-        if "exclusiveMaximum" in spec.parsed_constraints:
-            bad |= mask(pc.greater_equal(p.typed, spec.parsed_constraints["exclusiveMaximum"][0]))
-        return bad
-
-    def note(self, spec):
-        c = spec.constraints
-        return f"maximum {c['maximum']}" if "maximum" in c else f"exclusiveMaximum {c['exclusiveMaximum']}"
-
-    def describe(self, findings, table):
-        return f"{findings.count} values above their maximum" if findings.count else "no value too large"
+    bound, exclusive, past, none_past = "maximum", "exclusiveMaximum", "above", "no value too large"
+    beyond = staticmethod(pc.greater)
+    at_or_beyond = staticmethod(pc.greater_equal)
 
 
 @register
