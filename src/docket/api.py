@@ -239,9 +239,12 @@ class Docket:
         return assemble(self.prov_bundles(request_id), self.config.base_uri)
 
     def export_prov(self, request_id: str, fmt: str = "json") -> bytes:
+        from docket.provenance.document import picture
         from docket.provenance.export import get, serialize
 
-        get(fmt)  # an unknown format is bad usage, whatever the id
+        serializer = get(fmt)  # an unknown format is bad usage, whatever the id
+        if not serializer.readable:  # a picture (dot, svg): the request's story as one graph
+            return serialize(picture(self.prov_bundles(request_id)), fmt)
         return serialize(self.prov(request_id), fmt)
 
     # -- writing -----------------------------------------------------------------------------

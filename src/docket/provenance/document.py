@@ -35,3 +35,18 @@ def assemble(rows: list[dict[str, Any]], base_uri: str) -> ProvDocument:
             },
         )
     return doc
+
+
+def picture(rows: list[dict[str, Any]]) -> ProvDocument:
+    """The request's bundles merged into one graph, for drawing.
+
+    In the document each step's bundle is its own graph, so a drawing shows the request's
+    revision, the provider or docket itself once per step, unconnected. Merged, the same node is
+    drawn once and the picture reads as the request's story: submitted, reviewed, transferred,
+    checked.
+    """
+    merged = ProvDocument()
+    for row in rows:
+        part = ProvDocument.deserialize(content=json.dumps(row["bundle"]), format="json")
+        merged.update(part.flattened())
+    return merged.unified()
