@@ -91,6 +91,7 @@ class Docket:
         self.store = Store(instance.store_url(), instance.config.store_schema)
         self.schemas = SchemaSet(instance.schemas_dir)
         self.recorder = Recorder(self.config.base_uri, instance.templates_dir)
+        self._counter_upsert: Any = None
         if migrate:
             self.store.ensure_current()
 
@@ -471,12 +472,13 @@ class Docket:
         return record
 
     def _next_number(self, conn: Connection, project: str) -> int:
-        c = tables.counters
-        ins = (postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert)(c)
-        stmt = ins.values(project=project, last_number=1).on_conflict_do_update(
-            index_elements=[c.c.project], set_={"last_number": c.c.last_number + 1}
-        ).returning(c.c.last_number)
-        return int(conn.execute(stmt).scalar_one())
+        if self._counter_upsert is None:  # built once: SQLAlchemy then reuses its compiled form
+            c = tables.counters
+            ins = (postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert)(c)
+            self._counter_upsert = ins.values(last_number=1).on_conflict_do_update(
+                index_elements=[c.c.project], set_={"last_number": c.c.last_number + 1}
+            ).returning(c.c.last_number)
+        return int(conn.execute(self._counter_upsert, {"project": project}).scalar_one())
 
     def _next_step_n(self, conn: Connection, request_id: str, step: str) -> int:
         p = tables.prov_bundles

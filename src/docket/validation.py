@@ -8,6 +8,7 @@ that were really used are reported with every validation so they can be stored w
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -191,6 +192,7 @@ class SchemaSet:
                 self._add(name, schema, "instance", packaged_ids.get(name))
         self._validators: dict[str, Draft202012Validator] = {}
         self._fast: dict[str, Any] = {}
+        self._provenance: dict[str, dict] = {}
 
     def _add(self, name: str, schema: dict, source: str, also_as: str | None = None) -> None:
         self._schemas[name] = schema
@@ -273,6 +275,11 @@ class SchemaSet:
 
     def provenance(self, name: str) -> dict:
         """The id and version of ``name`` and of every schema it may use, for storing."""
+        if name not in self._provenance:  # fixed for the life of this set: compute once
+            self._provenance[name] = self._describe(name)
+        return copy.deepcopy(self._provenance[name])
+
+    def _describe(self, name: str) -> dict:
         top = self.info(name)
         return {
             "id": top.id,
