@@ -35,7 +35,7 @@ format_checker = FormatChecker()
 
 
 @format_checker.checks("email")
-def _is_email(value: object) -> bool:
+def is_email(value: object) -> bool:
     """Stricter than jsonschema's default (which only looks for an @): a domain with a dot."""
     return not isinstance(value, str) or bool(_EMAIL.match(value))
 
@@ -51,7 +51,7 @@ def orcid_checksum_ok(orcid: str) -> bool:
 
 
 @format_checker.checks("orcid")
-def _is_orcid(value: object) -> bool:
+def is_orcid(value: object) -> bool:
     if not isinstance(value, str):
         return True
     match = _ORCID.match(value)
@@ -247,7 +247,7 @@ class SchemaSet:
             )
             self._fast[name] = jsonschema_rs.validator_for(
                 schema, registry=registry, validate_formats=True,
-                formats={"email": _is_email, "orcid": _is_orcid},
+                formats={"email": is_email, "orcid": is_orcid},
             )
         return self._fast[name]
 

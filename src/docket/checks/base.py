@@ -20,6 +20,7 @@ Two kinds of checks exist:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -267,11 +268,12 @@ class TableCheck(Check):
         return f"{findings.count} values fail" + (f" in {cols}" if cols else "")
 
 
-class RecordCheck(Check):
+class RecordCheck(Check, ABC):
     """A check on a request record (metadata) or on declared vs measured file facts."""
 
-    def run(self, context: RecordContext) -> list[CheckResult]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def run(self, context: RecordContext) -> list[CheckResult]:
+        """The check's results on one request record."""
 
 
 @dataclass

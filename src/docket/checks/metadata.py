@@ -9,14 +9,12 @@ the English one is long enough.
 from __future__ import annotations
 
 import datetime as dt
-import re
+from abc import abstractmethod
 from typing import Any
 
 from docket.checks.base import CheckResult, Findings, RecordCheck, RecordContext, clip
 from docket.checks.registry import register
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$")
+from docket.validation import is_email, is_orcid
 
 DESCRIPTIVE = "metadata.project_descriptive"
 ADMINISTRATIVE = "metadata.dataset_administrative"
@@ -40,19 +38,6 @@ def texts(value: Any) -> list[tuple[str | None, Any]]:
     return [(None, value)]
 
 
-def orcid_ok(value: str) -> bool:
-    """Format and ISO 7064 mod 11-2 check digit of an ORCID iD."""
-    m = _ORCID.match(value.strip())
-    if not m:
-        return False
-    digits = m.group(1).replace("-", "")
-    total = 0
-    for ch in digits[:-1]:
-        total = (total + int(ch)) * 2
-    check = (12 - total % 11) % 11
-    return digits[-1] == ("X" if check == 10 else str(check))
-
-
 class _MetadataCheck(RecordCheck):
     family = "metadata"
 
@@ -66,8 +51,9 @@ class _MetadataCheck(RecordCheck):
         found = "; ".join(loc["note"] for loc in findings.locations()) or "present and complete"
         return [self.result(findings, found=found)]
 
-    def inspect(self, record: dict[str, Any], findings: Findings) -> None:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def inspect(self, record: dict[str, Any], findings: Findings) -> None:
+        """Add a finding for every place the record falls short."""
 
 
 class _WordsCheck(_MetadataCheck):
@@ -162,10 +148,10 @@ class Contact(_MetadataCheck):
         email = contact.get("email")
         if not isinstance(email, str) or not email.strip():
             self.fail(findings, f"{path}.email", email, "no contact e-mail")
-        elif not _EMAIL.match(email.strip()):
+        elif not is_email(email.strip()):
             self.fail(findings, f"{path}.email", email, "not an e-mail address")
         orcid = contact.get("orcid")
-        if orcid not in (None, "") and not (isinstance(orcid, str) and orcid_ok(orcid)):
+        if orcid not in (None, "") and not (isinstance(orcid, str) and is_orcid(orcid.strip())):
             self.fail(findings, f"{path}.orcid", orcid, "not a valid ORCID iD")
 
 

@@ -7,6 +7,8 @@ between chunks they keep only counts, a capped sample and, for repeats, compact 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -357,7 +359,7 @@ class FieldSize(TableCheck):
 # -- values against the Table Schema ------------------------------------------------------------
 
 
-class _FieldCheck(TableCheck):
+class _FieldCheck(TableCheck, ABC):
     """A check applied field by field on parsed chunks; subclasses pick fields and failing rows."""
 
     needs_schema = True
@@ -365,8 +367,9 @@ class _FieldCheck(TableCheck):
     def applies(self, spec: FieldSpec) -> bool:
         return spec.parsable
 
+    @abstractmethod
     def failing(self, table: TableContext, chunk: Chunk, index: int, spec: FieldSpec) -> np.ndarray:
-        raise NotImplementedError  # pragma: no cover
+        """A boolean mask of the chunk's rows whose value in field ``index`` fails."""
 
     def note(self, spec: FieldSpec) -> str | None:
         return None
