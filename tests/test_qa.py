@@ -336,3 +336,23 @@ def test_pending_on_an_existing_scheduler(tmp_path, capsys):
     assert [(r["id"], r["outcome"]) for r in summary["runs"]] == [(waiting, "done")]
     assert cli_main(["--instance", str(folder), "qa", "--pending"]) == 0  # nothing left
     assert "nothing is waiting for QA" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_qa_batch_on_postgresql(tmp_path, pg_schema):
+    """The batch's workers (processes of their own) record their runs in a PostgreSQL store."""
+    from tests.conftest import PG_URL
+
+    folder = tmp_path / "inst"
+    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/", store_url=PG_URL,
+                store_schema=pg_schema, local_roots=["inbox", str(ROOT / "examples")]).close()
+    with docket.open(folder) as dk:
+        ids = [ready(dk, REQUESTS / name) for name in ("weather-table-schema.json", "soil-several-files.json")]
+    result = docket_cli("qa", "--pending", "--workers", "2", "--json", instance=folder)
+    assert result.code == 0, result.err
+    assert sorted(r["id"] for r in result.json()["runs"]) == sorted(ids)
+    with docket.open(folder) as dk:
+        for request_id in ids:
+            qa = dk.get(request_id)["steps"]["qa"]
+            assert (qa["status"], qa["outcome"]) == ("closed", "done")
+            assert f"docket:{request_id}/qa/1/report" in qa_bundle(dk, request_id, 1)["entity"]
