@@ -27,6 +27,7 @@ def test_the_same_form_imported_by_two_processes_at_once_is_one_record(dk, insta
         for code, out, err in results:
             assert code == 0, err
             assert "Traceback" not in err
+            assert out.strip()  # each process reports what it did with the form
     assert len(dk.list()) == 1
     with dk.store.connect() as conn:
         assert conn.execute(select(tables.imports)).all()[0].request_id == dk.list()[0]["id"]
