@@ -151,6 +151,22 @@ def test_sample_is_capped_but_counts_are_exact(tmp_path):
     assert result.counts == {"n": 500}
 
 
+def test_an_unclosed_quote_is_named_with_its_line(tmp_path):
+    path = tmp_path / "unclosed.csv"
+    rows = [f'{i},"note {i}"' for i in range(1, 9)]
+    rows[4] = '5,"note 5 is never closed'  # line 6 of the file (the header is line 1)
+    path.write_text("id,note\n" + "\n".join(rows) + "\n")
+    report = check_table(path, block_size=1 << 20)
+    result = report.get("table.parsable")
+    assert result.status == "error", report.text()
+    assert "line 6" in result.found and "never closed" in result.found
+    assert result.locations[0]["row"] == 5
+    report.validate()
+    balanced = tmp_path / "balanced.csv"
+    balanced.write_text('id,note\n1,"she said ""hi"""\n2,"two\nlines"\n')
+    assert check_table(balanced).get("table.parsable").status == "valid"
+
+
 @pytest.mark.parametrize(
     ("content", "check", "fragment"),
     [

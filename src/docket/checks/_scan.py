@@ -65,6 +65,14 @@ class Prepass:
     encoding_valid: bool = True
     invalid: Findings | None = None
     invalid_count_exact: bool = True
+    #: Quote characters seen; an odd count means a quote is opened and never closed (with
+    #: doubled quotes as escapes, as in RFC 4180, a well-formed file always has an even count).
+    quotes: int = 0
+    #: 1-based physical line of the last quote that opened a quoted field.
+    last_open_quote_line: int | None = None
+    #: 1-based physical line of the first line holding an odd number of quotes (where an
+    #: unclosed quote most likely is: a value spanning lines also makes two such lines).
+    first_odd_quote_line: int | None = None
 
 
 @dataclass
@@ -218,6 +226,7 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
                     carry = _check_utf8(out, carry + block, offset - len(carry), block, offset, lines_before)
                 else:
                     _check_codec(out, decoder, block, offset, lines_before)
+            _count_quotes(out, block, lines_before)
             lines_before += block.count(b"\n")
             offset += len(block)
     if utf8 and carry and out.invalid_count_exact:
@@ -226,6 +235,28 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
     out.encoding_valid = out.invalid.count == 0
     out.encoding = expected if out.encoding_valid else "latin-1"
     return out
+
+
+def _count_quotes(out: Prepass, block: bytes, lines_before: int) -> None:
+    """Count quote bytes (vectorised) and remember where the last opening quote stands."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    where = np.flatnonzero(data == 0x22)
+    if not len(where):
+        return
+    # The quote at index k of this block opens a field when the count before it is even.
+    opening = where[(out.quotes + np.arange(len(where))) % 2 == 0]
+    if len(opening):
+        last = int(opening[-1])
+        out.last_open_quote_line = lines_before + block.count(b"\n", 0, last) + 1
+    if out.first_odd_quote_line is None:
+        # Quotes per line of this block: a line whose count is odd flips the running parity.
+        newlines = np.flatnonzero(data == 0x0A)
+        line_of_quote = np.searchsorted(newlines, where)  # 0-based line within the block
+        per_line = np.bincount(line_of_quote)
+        odd = np.flatnonzero(per_line % 2)
+        if len(odd):
+            out.first_odd_quote_line = lines_before + int(odd[0]) + 1
+    out.quotes += len(where)
 
 
 def _check_utf8(out: Prepass, data: bytes, data_start: int, block: bytes, block_start: int,

@@ -188,8 +188,19 @@ class Parsable(TableCheck):
     def finish(self, table: TableContext) -> CheckResult:
         if table.header_error:
             return _fail_once(self, table, table.header_error, row=0)
+        pre = table.prepass
+        unclosed = None
+        if pre.quotes % 2 and table.dialect.quote_char == '"' and not table.dialect.escape_char:
+            first = pre.first_odd_quote_line or pre.last_open_quote_line
+            unclosed = (f"a quoted value is never closed (the file holds an odd number of quotes); the first "
+                        f"line with an unbalanced quote is line {first}, and from line "
+                        f"{pre.last_open_quote_line} to the end the file reads as one value")
         if table.parse_error:
-            return _fail_once(self, table, table.parse_error, row=table.parse_error_row)
+            found = table.parse_error + (f"; {unclosed}" if unclosed else "")
+            return _fail_once(self, table, found, row=table.parse_error_row)
+        if unclosed:
+            first = pre.first_odd_quote_line or pre.last_open_quote_line or 1
+            return _fail_once(self, table, unclosed, row=max(first - 1, 0), note=f"line {first}")
         if table.prepass.size == 0:
             return self.not_checked("the file is empty (0 bytes)", table.name)
         return self.result(found=f"parsed {table.rows} data rows", file=table.name)
