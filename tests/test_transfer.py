@@ -643,3 +643,48 @@ def test_https(tls, dest):
             f"{base}/short/data.bin", dest, "s.bin", context=SourceContext(ssl_context=client_ctx)
         )
     assert sorted(p.name for p in dest.iterdir()) == ["data.bin"]
+
+
+class TunnelProxy(http.server.BaseHTTPRequestHandler):
+    """A CONNECT proxy: opens the tunnel and copies bytes both ways (TLS stays end to end)."""
+
+    tunnels: list[str] = []
+
+    def do_CONNECT(self) -> None:  # noqa: N802 - http.server's name
+        host, _, port = self.path.rpartition(":")
+        TunnelProxy.tunnels.append(self.path)
+        upstream = socket.create_connection((host, int(port)), timeout=10)
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        client = self.connection
+
+        def pump(src, dst) -> None:
+            with contextlib.suppress(OSError):
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+        back.start()
+        pump(client, upstream)
+        back.join(timeout=10)
+        upstream.close()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_https_through_a_connect_proxy(tls, dest):
+    base, client_ctx = tls
+    proxy = QuietServer(("127.0.0.1", 0), TunnelProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    TunnelProxy.tunnels = []
+    try:
+        ctx = SourceContext(ssl_context=client_ctx, proxies={"https": f"http://127.0.0.1:{proxy.server_address[1]}"})
+        result = fetch(f"{base}/files/data.bin", dest, "data.bin", context=ctx)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert_matches(result, PAYLOAD)
+    assert TunnelProxy.tunnels == [base.removeprefix("https://")]

@@ -23,8 +23,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
-from urllib.request import url2pathname
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment, url2pathname
 
 from docket import __version__
 from docket.errors import BadInput, NotFound, Refused
@@ -49,6 +49,9 @@ class SourceContext:
     ssl_context: ssl.SSLContext | None = None
     max_redirects: int = MAX_REDIRECTS
     user_agent: str = f"docket/{__version__}"
+    #: Proxies by scheme ({"http": "http://proxy:3128", "https": ...}); None reads the usual
+    #: environment (http_proxy, https_proxy, no_proxy), as curl and urllib do.
+    proxies: dict[str, str] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -317,6 +320,29 @@ def _describe(exc: BaseException) -> str:
     return text if type(exc).__name__ in text else f"{type(exc).__name__}: {text}"
 
 
+def _proxy_for(scheme: str, host: str, ctx: SourceContext):
+    """The proxy URL (split) to reach ``host`` through, or None for a direct connection."""
+    if ctx.proxies is None:
+        if proxy_bypass_environment(host):
+            return None
+        url = getproxies_environment().get(scheme)
+    else:
+        url = ctx.proxies.get(scheme)
+    if not url:
+        return None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if not parts.hostname:
+        raise BadInput(f"proxy {redact(url)!r} for {scheme} has no host")
+    return parts
+
+
+def _proxy_auth(proxy) -> dict[str, str]:
+    if proxy.username is None:
+        return {}
+    token = base64.b64encode(f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()).decode("ascii")
+    return {"Proxy-Authorization": f"Basic {token}"}
+
+
 class HTTPSource(Source):
     """``http://`` and ``https://``: GET with redirects, Basic auth from the URL's user info."""
 
@@ -333,13 +359,6 @@ class HTTPSource(Source):
             port = parts.port
         except ValueError:
             raise BadInput(f"URL {redact(url)!r} has an invalid port") from None
-        if scheme == "https":
-            context = ctx.ssl_context or ssl.create_default_context()
-            conn = http.client.HTTPSConnection(
-                parts.hostname, port, timeout=ctx.timeout, context=context
-            )
-        else:
-            conn = http.client.HTTPConnection(parts.hostname, port, timeout=ctx.timeout)
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -348,6 +367,18 @@ class HTTPSource(Source):
             "Accept-Encoding": "identity",  # the bytes as stored, so checksums mean something
             "Connection": "close",
         }
+        proxy = _proxy_for(scheme, parts.hostname, ctx)
+        host, host_port = (proxy.hostname, proxy.port or 80) if proxy else (parts.hostname, port)
+        if scheme == "https":
+            context = ctx.ssl_context or ssl.create_default_context()
+            conn = http.client.HTTPSConnection(host, host_port, timeout=ctx.timeout, context=context)
+            if proxy:  # CONNECT through the proxy; TLS runs end to end with the origin
+                conn.set_tunnel(parts.hostname, port, headers=_proxy_auth(proxy))
+        else:
+            conn = http.client.HTTPConnection(host, host_port, timeout=ctx.timeout)
+            if proxy:  # a plain-HTTP proxy takes the absolute URL
+                target = urlunsplit((scheme, parts.netloc.rpartition("@")[2], target, "", ""))
+                headers.update(_proxy_auth(proxy))
         if parts.username is not None:
             user = unquote(parts.username)
             password = unquote(parts.password or "")
