@@ -105,3 +105,19 @@ def test_transfer_needs_an_approved_request(dk, instance_dir: Path) -> None:
     request_id = dk.submit(dk._load(EXAMPLES / "requests" / "ctd-multilingual.json"))["id"]
     result = docket_cli("transfer", request_id, instance=instance_dir)
     assert result.code == 3 and "approved" in result.err
+
+
+def test_the_instance_proxy_setting_is_used(dk, instance_dir: Path, server: str) -> None:
+    """[transfer] proxies in docket.toml sends the transfer through that proxy (here: a server
+    that is no proxy at all, so the transfer fails naming what the 'proxy' answered)."""
+    config = instance_dir / "docket.toml"
+    config.write_text(config.read_text().replace("[transfer]\n", f'[transfer]\nproxies = {{ http = "{server}" }}\n'))
+    doc = json.loads((EXAMPLES / "requests" / "weather-table-schema.json").read_text())
+    doc["files"] = [{"name": "good.csv", "location": "http://data.invalid/good.csv"}]
+    import docket
+
+    with docket.open(instance_dir) as d:
+        request_id = approved(d, doc)
+        result = d.transfer(request_id)
+    assert result["outcome"] == "failed"
+    assert "404" in result["failures"][0]["reason"]  # the proxy was asked for the absolute URL

@@ -41,6 +41,8 @@ class Config:
     # naming any other local path is refused, so a provider cannot make docket read /etc.
     local_roots: list[str] = field(default_factory=lambda: ["inbox"])
     transfer_timeout: float = 60.0
+    # Proxies by URL scheme; None uses the environment (http_proxy, https_proxy, no_proxy).
+    transfer_proxies: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_toml(self) -> dict[str, Any]:
@@ -52,7 +54,8 @@ class Config:
             "store": store,
             "severities": self.severities,
             "limits": self.limits,
-            "transfer": {"local_roots": self.local_roots, "timeout": self.transfer_timeout},
+            "transfer": {"local_roots": self.local_roots, "timeout": self.transfer_timeout,
+                         **({"proxies": self.transfer_proxies} if self.transfer_proxies is not None else {})},
         }
         if self.smtp:
             out["smtp"] = self.smtp
@@ -90,6 +93,11 @@ def parse_config(data: dict[str, Any], where: str) -> Config:
     roots = transfer.get("local_roots", ["inbox"])
     if not (isinstance(roots, list) and all(isinstance(r, str) for r in roots)):
         raise InstanceError(f"{where} [transfer]: local_roots must be a list of folders")
+    proxies = transfer.get("proxies")
+    if proxies is not None and not (
+        isinstance(proxies, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in proxies.items())
+    ):
+        raise InstanceError(f'{where} [transfer]: proxies must be a table like {{ https = "http://proxy:3128" }}')
     known = {"instance", "store", "severities", "limits", "smtp", "datacite", "transfer"}
     return Config(
         project=project,
@@ -103,6 +111,7 @@ def parse_config(data: dict[str, Any], where: str) -> Config:
         datacite=dict(data.get("datacite", {})),
         local_roots=roots,
         transfer_timeout=float(transfer.get("timeout", 60.0)),
+        transfer_proxies=proxies,
         extra={k: v for k, v in data.items() if k not in known},
     )
 

@@ -45,7 +45,8 @@ def run_transfer(docket: Docket, ref: str, *, actor: Actor | None = None, progre
     folder.mkdir(parents=True, exist_ok=True)
     remove_partials(folder)  # what a crashed earlier attempt may have left
     limits = docket.config.limits
-    ctx = SourceContext(timeout=docket.config.transfer_timeout, local_roots=docket.instance.local_roots)
+    ctx = SourceContext(timeout=docket.config.transfer_timeout, local_roots=docket.instance.local_roots,
+                        proxies=docket.config.transfer_proxies)
     started = now()
     fetched: list[FetchedFile] = []
     failures: list[dict[str, str]] = []
