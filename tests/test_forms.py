@@ -68,7 +68,7 @@ def set_input(view: FormView, path: str, value: object) -> None:
 def test_packaged_forms_are_listed_and_load() -> None:
     assert {"ingest-request", "file-resubmission"} <= set(list_forms())
     form = load_form("ingest-request")
-    assert form.version == "1.0" and {"en", "fr", "de"} <= set(form.title)
+    assert form.version == "1.1" and {"en", "fr", "de"} <= set(form.title)
     assert form.schema["$ref"].endswith("/request.schema.json")
     assert [s["id"] for s in form.sections()][1:6] == [
         "project_descriptive", "dataset_administrative", "dataset_structural",
@@ -222,6 +222,28 @@ def test_repeatable_groups_add_and_remove() -> None:
     view.field("metadata.dataset_structural.fields.0.constraints.required").input.value = True
     assert view.form.clean(view.data())["metadata"]["dataset_structural"] == {
         "fields": [{"name": "depth_m", "type": "number", "constraints": {"required": True}}]}
+
+
+def test_a_column_takes_every_constraint_the_checks_use() -> None:
+    view = render(load_form("ingest-request"), language="de")
+    view.field("metadata.dataset_structural.fields").add_row()
+    for key, value in {"name": "station", "type": "string", "constraints.enum": "ALP-1, ALP-2",
+                       "constraints.pattern": "^ALP-[0-9]$", "constraints.minimum": "", "format": ""}.items():
+        set_input(view, f"metadata.dataset_structural.fields.0.{key}", value)
+    view.field("metadata.dataset_structural.fields").add_row()
+    for key, value in {"name": "obs_date", "type": "date", "format": "%Y-%m-%d",
+                       "constraints.minimum": "2022-07-01", "constraints.maximum": "2022-07-31"}.items():
+        set_input(view, f"metadata.dataset_structural.fields.1.{key}", value)
+    set_input(view, "metadata.dataset_structural.primaryKey", "obs_date")
+    assert view.form.clean(view.data())["metadata"]["dataset_structural"] == {
+        "fields": [
+            {"name": "station", "type": "string", "constraints": {"enum": ["ALP-1", "ALP-2"], "pattern": "^ALP-[0-9]$"}},
+            {"name": "obs_date", "type": "date", "format": "%Y-%m-%d",
+             "constraints": {"minimum": "2022-07-01", "maximum": "2022-07-31"}},
+        ],
+        "primaryKey": "obs_date",
+    }
+    assert "Erlaubte Werte" in view.field("metadata.dataset_structural.fields.0.constraints.enum").label.value
 
 
 @pytest.mark.parametrize(("language", "label", "submit", "required"), [

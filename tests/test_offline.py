@@ -36,7 +36,7 @@ OFFLINE = EXAMPLES / "offline"
 
 def test_export_json_is_a_sealed_blank_with_the_forms_schema(tmp_path: Path, instance_dir: Path) -> None:
     blank = export_blank(tmp_path, instance_dir, "ingest-request", "de")
-    assert blank["docket_form"] == "ingest-request" and blank["form_version"] == "1.0"
+    assert blank["docket_form"] == "ingest-request" and blank["form_version"] == "1.1"
     assert blank["language"] == "de" and "Formular" in blank["instructions"]
     assert set(blank["data"]["metadata"]["project_descriptive"]["title"]) == {"en", "fr", "de"}
     assert "docket:request" in blank["schema"]["$defs"]
@@ -119,7 +119,7 @@ def test_a_form_altered_outside_the_form_is_refused_and_named_altered(
     blank = export_blank(tmp_path, instance_dir)
     env = fill(blank, request_data(), sealed=True)
     if alteration == "form_version":
-        env["form_version"] = "1.1"
+        env["form_version"] = "0.9"
     elif alteration == "form_name":
         env["docket_form"] = "file-resubmission"
     elif alteration == "schema":

@@ -40,7 +40,7 @@ RECORD_ONLY = (
 
 # Widgets a field may ask for; the renderer has one builder per name.
 WIDGETS = frozenset({
-    "text", "textarea", "email", "orcid", "url", "integer", "number", "date", "select",
+    "text", "textarea", "email", "orcid", "url", "integer", "number", "bound", "date", "select",
     "checkbox", "multilingual", "tags", "group", "repeat",
 })
 

@@ -141,6 +141,8 @@ class Field:
             return [t.strip() for t in re.split(r"[,;\n]", v or "") if t.strip()]
         if widget in ("integer", "number"):
             return _number(v, widget)
+        if widget == "bound":
+            return _bound(v)
         return v
 
     def set_value(self, value: Any) -> None:
@@ -186,6 +188,19 @@ class Field:
 
     def walk(self) -> Iterator[Field]:
         yield self
+
+
+def _bound(text: Any) -> Any:
+    """A Table Schema minimum or maximum: a number when it reads as one (for numeric columns),
+    else the text as typed (a date or time bound), so editing a record keeps ``0`` a number."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    s = text.strip()
+    if re.fullmatch(r"[+-]?\d+", s):
+        return int(s)
+    if re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?", s):
+        return float(s)
+    return s
 
 
 def _number(text: Any, kind: str) -> Any:

@@ -2,7 +2,7 @@
 
 An exported form is one JSON object::
 
-    {"docket_form": "ingest-request", "form_version": "1.0", "language": "en",
+    {"docket_form": "ingest-request", "form_version": "1.1", "language": "en",
      "instructions": "...", "data": {...}, "schema": {...}, "digest": "<sha256 hex>"}
 
 (a form that changes an existing request, such as ``file-resubmission``, also has ``"request"``:
