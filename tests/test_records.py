@@ -193,3 +193,32 @@ def test_review_refusals_exit_3_and_conflict_exit_4(dk, instance_dir: Path) -> N
     assert conflict.code == 4 and "someone changed it first" in conflict.err
     ok = docket_cli("review", request_id, "approved", "--as", "eva", "--json", instance=instance_dir)
     assert ok.code == 0 and ok.json()["review_state"] == "approved"
+
+
+def test_steps_are_docket_s_to_set(dk, instance_dir: Path) -> None:
+    doc = json.loads((EXAMPLES / "requests" / "weather-table-schema.json").read_text())
+    doc["steps"] = {"transfer": {"status": "closed", "outcome": "done"}, "qa": {"status": "closed", "outcome": "done"}}
+    path = instance_dir / "inbox" / "claims-done.json"
+    path.write_text(json.dumps(doc))
+    refused = docket_cli("submit", path, instance=instance_dir)
+    assert refused.code == 3 and "steps" in refused.err
+    assert dk.list() == []
+    from docket.api import Actor
+
+    migrated = dk.submit(doc, actor=Actor("Mo", "data-manager", "mo@dc.example.org"))
+    assert dk.get(migrated["id"])["steps"]["qa"] == {"status": "closed", "outcome": "done"}
+
+
+def test_a_shown_record_edited_comes_back_as_a_revision(dk, instance_dir: Path) -> None:
+    request_id = dk.submit(example_requests()[0])["id"]
+    shown = docket_cli("show", request_id, "--json", instance=instance_dir).json()
+    shown["metadata"]["project_descriptive"]["keywords"].append("shelf")
+    shown["steps"]["qa"] = {"status": "closed", "outcome": "done"}  # not the editor's to change
+    edited = instance_dir / "inbox" / "edited.json"
+    edited.write_text(json.dumps(shown))
+    result = docket_cli("revise", request_id, edited, "--json", instance=instance_dir)
+    assert result.code == 0, result.err
+    record = dk.get(request_id)
+    assert record["revision"] == 2 and "shelf" in record["metadata"]["project_descriptive"]["keywords"]
+    assert record["steps"]["qa"] == {"status": "open"}
+    assert record["created_date"] == shown["created_date"]

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from docket import __version__
 from docket.canonical import digest
 from docket.documents import load_json_file
-from docket.errors import BadInput, Conflict, NotFound
+from docket.errors import BadInput, Conflict, NotFound, Refused
 from docket.instance import Instance
 from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id, Recorder
@@ -92,6 +92,8 @@ class Docket:
         self.schemas = SchemaSet(instance.schemas_dir)
         self.recorder = Recorder(self.config.base_uri, instance.templates_dir)
         self._counter_upsert: Any = None
+        envelope = self.schemas.schema("record")["$defs"]["envelope"]["properties"]
+        self._record_only = frozenset(envelope) | {"steps"}
         if migrate:
             self.store.ensure_current()
 
@@ -147,10 +149,24 @@ class Docket:
         if doc is None:
             raise NotFound(f"request {request_id} has no revision {rev} (it has 1 to {row.revision})")
         if rev == row.revision:
-            # The stored revision is immutable; its live workflow state is kept on the request.
+            # The stored revision is immutable; its live workflow state is kept on the request,
+            # and what docket measured of its files in the resource registry.
             doc = {**doc, "review_state": row.review_state, "steps": row.steps,
                    "last_modified_date": _iso(row.last_modified_date)}
+            measured = self._measured(request_id, rev)
+            if measured:
+                doc["measured"] = measured
         return doc
+
+    def _measured(self, request_id: str, revision: int) -> dict[str, dict[str, Any]]:
+        """Per file, the technical metadata docket measured (transfer, QA), or why it could not."""
+        f = tables.files
+        with self.store.connect() as conn:
+            rows = conn.execute(select(f).where(
+                f.c.request_id == request_id, f.c.revision == revision, f.c.status != "declared"
+            ).order_by(f.c.id)).all()
+        keys = ("status", "location", "size", "md5", "sha256", "media_type", "encoding", "rows", "detail")
+        return {r.name: {k: getattr(r, k) for k in keys if getattr(r, k) is not None} for r in rows}
 
     def list(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """One summary per request, newest first; ``status`` filters on the review state."""
@@ -270,6 +286,11 @@ class Docket:
         check_role(actor.role)
         project = doc.get("project") or self.config.project
         steps = doc.get("steps") or initial_steps()
+        if steps != initial_steps() and actor.role != "data-manager":
+            # Steps are workflow state: only a data manager (e.g. migrating records from another
+            # system) may bring a request in with steps already done.
+            raise Refused(f"role {actor.role} may not submit a request whose steps are already set; "
+                          "leave out 'steps', docket sets them")
         at = now()
         with self.store.transaction() as conn:
             number = self._next_number(conn, project)
@@ -306,7 +327,9 @@ class Docket:
         approved record keeps its state). The earlier revision is never changed.
         """
         request_id, _ = parse_ref(request_id)
-        doc = self._load(document)
+        # A record as `docket show --json` prints it may come back edited: what docket adds to a
+        # request (id, revision, states, steps, audit fields) is docket's, not the editor's.
+        doc = {k: v for k, v in self._load(document).items() if k not in self._record_only}
         self.schemas.validate("request", doc, "request")
         provider = doc["provider"]
         actor = actor or Actor(provider["name"], "provider", provider.get("email"), provider.get("orcid"))
@@ -317,14 +340,12 @@ class Docket:
             if expected_revision is not None and row.revision != expected_revision:
                 raise Conflict(f"{request_id} is at revision {row.revision}, not {expected_revision}: someone changed it first")
             if row.review_state == "retired":
-                from docket.errors import Refused
-
                 raise Refused(f"{request_id} is retired and cannot be edited")
             state = row.review_state if (minor and row.review_state == "approved") else "draft"
             revision = row.revision + 1
             created = conn.execute(select(tables.revisions.c.document).where(
                 tables.revisions.c.request_id == request_id, tables.revisions.c.revision == row.revision)).scalar_one()
-            record = self._record(doc, request_id, revision, state, doc.get("steps") or row.steps, actor, at,
+            record = self._record(doc, request_id, revision, state, row.steps, actor, at,
                                   created=(created["created_by"], created["created_date"]))
             self._update_request(conn, row, revision=revision, review_state=state,
                                  title=pick(doc["metadata"]["project_descriptive"]["title"], self.config.languages),

@@ -22,12 +22,15 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
+
 from docket.api import Actor, now, parse_ref
 from docket.errors import BadInput, Conflict, DocketError, InstanceError
 from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id
 from docket.resources import data_dir
 from docket.steps.transfer import stored_file_id
+from docket.store import tables
 
 if TYPE_CHECKING:
     from docket.api import Docket
@@ -219,8 +222,17 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
             values.pop("checked")
         return values
 
+    def record_measurements(conn: Any, row: Any) -> None:
+        """What the checks measured of each file (rows, encoding) joins the resource registry."""
+        f = tables.files
+        for entry in (report.files if report is not None else []):
+            values = {k: entry[k] for k in ("rows", "encoding") if entry.get(k) is not None}
+            if values and entry.get("name"):
+                conn.execute(update(f).where(f.c.request_id == request_id, f.c.revision == revision,
+                                             f.c.name == entry["name"]).values(**values))
+
     step = docket.set_step(request_id, "qa", "closed", outcome, actor=actor, comment=comment,
-                           prov_values=prov_values)
+                           prov_values=prov_values, write=record_measurements)
     return {
         "id": request_id, "revision": revision, "n": n, "outcome": outcome, "activity": step["activity"],
         "valid": report.valid if report is not None else None,
