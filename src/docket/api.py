@@ -151,8 +151,9 @@ class Docket:
         if rev == row.revision:
             # The stored revision is immutable; its live workflow state is kept on the request,
             # and what docket measured of its files in the resource registry.
-            doc = {**doc, "review_state": row.review_state, "steps": row.steps,
-                   "last_modified_date": _iso(row.last_modified_date)}
+            # (The audit fields stay the revision's: who changed the content, and when; state
+            # changes are in the history.)
+            doc = {**doc, "review_state": row.review_state, "steps": row.steps}
             measured = self._measured(request_id, rev)
             if measured:
                 doc["measured"] = measured

@@ -101,7 +101,7 @@ def show(args: argparse.Namespace) -> int:
             f"{s}={v['status']}" + (f"/{v['outcome']}" if v.get("outcome") else "") for s, v in doc["steps"].items()
         ),
         "files:",
-        *(f"  - {f['name']}  {f['location']}" + (f"  ({f['size']} bytes)" if "size" in f else "") for f in doc["files"]),
+        *(_file_line(f, doc.get("measured", {}).get(f["name"])) for f in doc["files"]),
         f"schema:   {doc['schema']['id']} (version {doc['schema']['version']})",
         f"created:  {doc['created_date']} by {doc['created_by']}",
         f"modified: {doc['last_modified_date']} by {doc['last_modified_by']}",
@@ -121,3 +121,17 @@ def history(args: argparse.Namespace) -> int:
         lines.append(f"{h['at']}  rev {h['revision']}  {what:<16} {change:<32} {h['actor']} [{h['role']}]{note}")
     emit(args, rows, "\n".join(lines))
     return 0
+
+
+def _file_line(declared: dict, measured: dict | None) -> str:
+    line = f"  - {declared['name']}  {declared['location']}"
+    if "size" in declared:
+        line += f"  (declared {declared['size']} bytes)"
+    if measured:
+        if measured["status"] == "stored":
+            line += f"\n      stored {measured.get('size')} bytes, sha256 {measured.get('sha256')}"
+            if measured.get("rows") is not None:
+                line += f", {measured['rows']} rows, {measured.get('encoding')}"
+        else:
+            line += f"\n      {measured['status']}: {measured.get('detail', '')}"
+    return line
