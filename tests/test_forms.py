@@ -94,7 +94,7 @@ def test_unknown_form_is_named() -> None:
 
 def test_instance_form_overrides_packaged(dk: Docket) -> None:
     folder = dk.instance.root / "forms"
-    folder.mkdir()
+    assert folder.is_dir()  # docket init makes it, for a data centre to find
     definition = load(ROOT / "forms" / "ingest-request.json")
     definition["title"]["en"] = "Our own request form"
     (folder / "ingest-request.json").write_text(json.dumps(definition), encoding="utf-8")

@@ -30,7 +30,7 @@ from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id, Recorder
 from docket.store import Store, tables
 from docket.text import pick
-from docket.validation import SchemaSet
+from docket.validation import SchemaSet, record_only_fields
 from docket.workflow import (
     STEPS,
     StepChange,
@@ -92,8 +92,7 @@ class Docket:
         self.schemas = SchemaSet(instance.schemas_dir)
         self.recorder = Recorder(self.config.base_uri, instance.templates_dir)
         self._counter_upsert: Any = None
-        envelope = self.schemas.schema("record")["$defs"]["envelope"]["properties"]
-        self._record_only = frozenset(envelope) | {"steps"}
+        self._record_only = record_only_fields(self.schemas)
         if migrate:
             self.store.ensure_current()
 

@@ -19,7 +19,7 @@ import tomli_w
 from docket.errors import BadInput, InstanceError
 
 CONFIG_NAME = "docket.toml"
-FOLDERS = ("schemas", "files", "runs", "prov_templates", "inbox")
+FOLDERS = ("schemas", "forms", "prov_templates", "inbox", "files", "runs")
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 DEFAULT_LANGUAGES = ["en", "fr", "de"]
 

@@ -286,3 +286,10 @@ class SchemaSet:
             "version": top.version,
             "parts": {n: self.info(n).as_dict() for n in self.names() if n != name},
         }
+
+
+def record_only_fields(schemas: SchemaSet | None = None) -> frozenset[str]:
+    """The fields docket adds to a request when it stores it (the record envelope), plus the
+    workflow steps: what an editor of a record hands back but may not change."""
+    record = (schemas or SchemaSet()).schema("record")
+    return frozenset(record["$defs"]["envelope"]["properties"]) | {"steps"}

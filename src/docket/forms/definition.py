@@ -27,16 +27,19 @@ from jsonschema.exceptions import SchemaError
 
 from docket.errors import BadInput, InstanceError, NotFound, Problem
 from docket.resources import data_dir
-from docket.validation import RULES, SchemaSet, format_checker, problem_from_error
+from docket.validation import (
+    RULES,
+    SchemaSet,
+    format_checker,
+    problem_from_error,
+    record_only_fields,
+)
 
 SUFFIX = ".json"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 
 # Keys of a stored record that are not part of the request a provider writes.
-RECORD_ONLY = (
-    "id", "revision", "review_state", "steps", "schema", "measured",
-    "created_by", "created_date", "last_modified_by", "last_modified_date",
-)
+RECORD_ONLY = record_only_fields()
 
 # Widgets a field may ask for; the renderer has one builder per name.
 WIDGETS = frozenset({
