@@ -157,6 +157,8 @@ def check_table(
     spilling to disk) bound memory; the report does not depend on them.
     """
     path = Path(path)
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder; give the CSV file to check")
     if not path.is_file():
         raise NotFound(f"{path}: no such file")
     schema = load_table_schema(table_schema)
