@@ -76,3 +76,66 @@ def test_read_only_instance_is_refused_and_unchanged() -> None:
         assert (inst / "docket.sqlite").read_bytes() == before
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _store_at_0001(tmp_path: Path, url: str | None = None, schema: str | None = None) -> Path:
+    """An instance whose store was made by migration 0001 only (an older docket)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from docket.store import Store, alembic_config
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    store_url = url or f"sqlite:///{folder / 'docket.sqlite'}"
+    store = Store(store_url, schema)
+    store.create_schema()
+    with store.engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    store.dispose()
+    table = f'[store]\nurl = "{store_url}"\n' + (f'schema = "{schema}"\n' if schema else "")
+    (folder / "docket.toml").write_text('[instance]\nproject = "ocean"\nbase_uri = "https://x.example.org/"\n' + table)
+    return folder
+
+
+def test_db_current_and_upgrade(tmp_path: Path) -> None:
+    from tests.clirun import docket_cli
+
+    folder = _store_at_0001(tmp_path)
+    before = docket_cli("db", "current", "--json", instance=folder).json()
+    assert before["current"] == "0001" and not before["up_to_date"]
+    assert "docket db upgrade" in docket_cli("db", "current", instance=folder).out
+    done = docket_cli("db", "upgrade", "--json", instance=folder).json()
+    assert done == {"from": "0001", "to": docket.api.Docket.open(folder, migrate=False).store.head()}
+    assert docket_cli("db", "current", "--json", instance=folder).json()["up_to_date"]
+
+
+@pytest.mark.postgres
+def test_clients_opening_an_old_postgres_store_at_once_migrate_it_once(tmp_path: Path, pg_schema: str) -> None:
+    import threading
+
+    from tests.conftest import PG_URL
+
+    folder = _store_at_0001(tmp_path, PG_URL, pg_schema)
+    start = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            d = docket.open(folder, migrate=False)
+            start.wait()
+            d.store.ensure_current()  # what opening an instance does
+            d.close()
+        except BaseException as exc:  # noqa: BLE001 - collected and reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert failures == []
+    with docket.open(folder) as d:
+        assert d.store.current() == d.store.head()
+        assert d.list() == []

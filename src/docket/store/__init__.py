@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from docket.errors import BadInput, StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 0x646F636B6574  # "docket": the advisory lock migrations hold on PostgreSQL
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -134,8 +135,14 @@ class Store:
         """Bring the database to the newest migration (creating it when empty)."""
         self.create_schema()
         try:
-            with self.engine.begin() as conn:
-                command.upgrade(alembic_config(conn), "head")
+            with self.engine.connect() as conn:
+                conn.execution_options(docket_write=True)  # SQLite: BEGIN IMMEDIATE, one migrator
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        # Several clients may open an old database at once: one migrates, the
+                        # others wait for it and then find nothing left to do.
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+                    command.upgrade(alembic_config(conn), "head")
         except OperationalError as exc:
             raise _unavailable(self, exc) from exc
 
