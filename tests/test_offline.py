@@ -77,6 +77,28 @@ def test_export_refuses_bad_usage(tmp_path: Path, instance_dir: Path) -> None:
 # -- import ---------------------------------------------------------------------------------
 
 
+def test_a_form_exported_before_the_form_changed_still_imports(tmp_path: Path, instance_dir: Path) -> None:
+    """Version 1.0 of the request form is kept in forms/history/: a provider who filled a 1.0
+    export by hand is checked against 1.0, then validated against today's form and schema."""
+    from docket.offline.export import export_form
+
+    old = load_form("ingest-request", version="1.0")
+    assert old.version == "1.0" and old.version != load_form("ingest-request").version
+    blank = json.loads(export_form(old, "json", "en"))
+    assert blank["form_version"] == "1.0"
+    path = write_json(tmp_path / "filled-1.0.json", fill(blank, request_data()))
+    result = cli("import", path, "--json", instance=instance_dir)
+    assert result.code == 0, result.out + result.err
+    item = result.json()["items"][0]
+    assert (item["status"], item["filled"]) == ("imported", "filled-by-hand")
+
+    unknown = write_json(tmp_path / "filled-0.3.json", fill(dict(blank, form_version="0.3"), request_data()))
+    refused = cli("import", unknown, "--json", instance=instance_dir).json()["items"][0]
+    assert refused["status"] == "altered" and "'0.3'" in refused["message"]
+    with pytest.raises(docket.errors.NotFound, match="no version 0.3"):
+        load_form("ingest-request", version="0.3")
+
+
 def test_a_form_filled_by_hand_imports_once_and_only_once(tmp_path: Path, instance_dir: Path) -> None:
     blank = export_blank(tmp_path, instance_dir)
     path = write_json(tmp_path / "filled.json", fill(blank, request_data()))

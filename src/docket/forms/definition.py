@@ -40,6 +40,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 
 # Keys of a stored record that are not part of the request a provider writes.
 RECORD_ONLY = record_only_fields()
+HISTORY = "history"  # forms/history/<name>-<version>.json: earlier released versions of a form
+_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$")
 
 # Widgets a field may ask for; the renderer has one builder per name.
 WIDGETS = frozenset({
@@ -426,19 +428,34 @@ def list_forms(instance: Any = None) -> list[str]:
     return sorted(names)
 
 
-def load_form(name: str, instance: Any = None) -> Form:
+def load_form(name: str, instance: Any = None, version: str | None = None) -> Form:
     """The form ``name``; an instance's ``forms/<name>.json`` overrides the packaged one.
 
     ``instance`` may be a :class:`~docket.api.Docket`, an instance or its folder; its schema
-    overrides then apply to the form too. Raises :class:`NotFound` naming the form and the
-    forms that exist, or :class:`InstanceError` naming a broken definition file.
+    overrides then apply to the form too. ``version`` asks for an earlier released version,
+    kept as ``forms/history/<name>-<version>.json`` (offline forms exported before the form
+    changed are checked against the definition they were exported from). Raises
+    :class:`NotFound` naming the form (and version) and the forms that exist, or
+    :class:`InstanceError` naming a broken definition file.
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise NotFound(f"no form {name!r}: a form name is a lower-case slug (forms: {', '.join(list_forms(instance)) or 'none'})")
     for source, folder in form_dirs(instance):
         path = folder / f"{name}{SUFFIX}"
         if path.is_file():
-            return parse_form(_read(path), source=source, path=path, schemas=_schema_set(instance))
+            form = parse_form(_read(path), source=source, path=path, schemas=_schema_set(instance))
+            if version is None or version == form.version:
+                return form
+            if not isinstance(version, str) or not _VERSION.match(version):
+                raise NotFound(f"form {name} has no version {version!r}")
+            old = folder / HISTORY / f"{name}-{version}{SUFFIX}"
+            if old.is_file():
+                data = _read(old)
+                if data.get("name") != name or data.get("version") != version:
+                    raise InstanceError(f"form history file {old.name} holds {data.get('name')!r} "
+                                        f"version {data.get('version')!r}")
+                return parse_form(data, source=source, schemas=_schema_set(instance))
+            raise NotFound(f"form {name} has no version {version} (this instance has {form.version})")
     raise NotFound(f"no form {name!r} (forms: {', '.join(list_forms(instance)) or 'none'})")
 
 

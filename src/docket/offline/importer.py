@@ -222,6 +222,18 @@ class Importer:
                 self._forms[name] = None
         return self._forms[name]
 
+    def exported_from(self, form: Any | None, version: Any) -> Any | None:
+        """The definition an envelope was exported from: today's form, or a kept earlier version."""
+        if form is None or version == form.version or not isinstance(version, str):
+            return form
+        key = f"{form.name}@{version}"
+        if key not in self._forms:
+            try:
+                self._forms[key] = load_form(form.name, self.d, version=version)
+            except NotFound:
+                self._forms[key] = form  # unknown version: verify names the mismatch
+        return self._forms[key]
+
     def check(self, item: Item) -> Outcome:
         """Everything short of writing: the outcome is ``ready`` (with its document) or final."""
         if item.skipped:
@@ -244,7 +256,9 @@ class Importer:
                            "'docket form export', or submit a bare request with 'docket submit'")
         name = envelope.get(FORM_KEY)
         form = self.form(name)
-        verdict = verify(envelope, form)
+        # A form exported before the form changed is checked against the version it names;
+        # its data is then validated against today's form and schema like any other.
+        verdict = verify(envelope, self.exported_from(form, envelope.get("form_version")))
         if not verdict.ok:
             return Outcome(item.source, "altered", verdict.message, form=name if isinstance(name, str) else None)
         if form is None:
