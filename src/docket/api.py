@@ -281,9 +281,7 @@ class Docket:
         """
         doc = self._load(document)
         self.schemas.validate("request", doc, "request")
-        provider = doc["provider"]
-        actor = actor or Actor(provider["name"], "provider", provider.get("email"), provider.get("orcid"))
-        check_role(actor.role)
+        actor = self._acting(doc, actor)
         project = doc.get("project") or self.config.project
         steps = doc.get("steps") or initial_steps()
         if steps != initial_steps() and actor.role != "data-manager":
@@ -296,10 +294,10 @@ class Docket:
             number = self._next_number(conn, project)
             request_id = f"{project}-{number:04d}"
             record = self._record(doc, request_id, 1, "submitted", steps, actor, at, created=(actor.label, at))
-            title = pick(doc["metadata"]["project_descriptive"]["title"], self.config.languages)
+            title = self._title(doc)
             conn.execute(tables.requests.insert(), {
                 "id": request_id, "project": project, "number": number, "revision": 1,
-                "review_state": "submitted", "title": title, "provider": provider.get("email") or provider["name"],
+                "review_state": "submitted", "title": title, "provider": doc["provider"].get("email") or doc["provider"]["name"],
                 "steps": steps, "version": 1, "created_date": at, "last_modified_date": at,
             })
             content_digest = self._write_revision(conn, record, actor, at)
@@ -331,14 +329,11 @@ class Docket:
         # request (id, revision, states, steps, audit fields) is docket's, not the editor's.
         doc = {k: v for k, v in self._load(document).items() if k not in self._record_only}
         self.schemas.validate("request", doc, "request")
-        provider = doc["provider"]
-        actor = actor or Actor(provider["name"], "provider", provider.get("email"), provider.get("orcid"))
-        check_role(actor.role)
+        actor = self._acting(doc, actor)
         at = now()
         with self.store.transaction() as conn:
             row = self._request_row(conn, request_id)
-            if expected_revision is not None and row.revision != expected_revision:
-                raise Conflict(f"{request_id} is at revision {row.revision}, not {expected_revision}: someone changed it first")
+            _expect_revision(row, expected_revision)
             if row.review_state == "retired":
                 raise Refused(f"{request_id} is retired and cannot be edited")
             state = row.review_state if (minor and row.review_state == "approved") else "draft"
@@ -348,7 +343,7 @@ class Docket:
             record = self._record(doc, request_id, revision, state, row.steps, actor, at,
                                   created=(created["created_by"], created["created_date"]))
             self._update_request(conn, row, revision=revision, review_state=state,
-                                 title=pick(doc["metadata"]["project_descriptive"]["title"], self.config.languages),
+                                 title=self._title(doc),
                                  steps=record["steps"], at=at)
             content_digest = self._write_revision(conn, record, actor, at)
             if state != row.review_state:
@@ -377,8 +372,7 @@ class Docket:
         at = now()
         with self.store.transaction() as conn:
             row = self._request_row(conn, request_id)
-            if expected_revision is not None and row.revision != expected_revision:
-                raise Conflict(f"{request_id} is at revision {row.revision}, not {expected_revision}: someone changed it first")
+            _expect_revision(row, expected_revision)
             check_review_transition(row.review_state, to_state, actor.role)
             if to_state == "rejected" and not comment:
                 raise BadInput("a rejection needs a comment that tells the provider what to change")
@@ -469,6 +463,17 @@ class Docket:
         return run_qa(self, request_id, checks=checks, actor=actor, progress=progress)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _acting(self, doc: dict[str, Any], actor: Actor | None) -> Actor:
+        """Who stores a request document: the caller's actor, else its provider."""
+        if actor is None:
+            provider = doc["provider"]
+            actor = Actor(provider["name"], "provider", provider.get("email"), provider.get("orcid"))
+        check_role(actor.role)
+        return actor
+
+    def _title(self, doc: dict[str, Any]) -> str:
+        return pick(doc["metadata"]["project_descriptive"]["title"], self.config.languages)
 
     def _load(self, document: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
         if isinstance(document, dict):
@@ -571,7 +576,7 @@ class Docket:
             "request": Id(ids.revision_id(request_id, revision)),
             "previous": Id(ids.revision_id(request_id, previous)) if previous else None,
             "revision": revision,
-            "title": pick(record["metadata"]["project_descriptive"]["title"], self.config.languages),
+            "title": self._title(record),
             "digest": content_digest,
             "reviewState": record["review_state"],
             "schema": Id(f"docket:schema/{schema['version'] or 'unversioned'}/request"),
@@ -596,6 +601,11 @@ class Docket:
             })
         except IntegrityError as exc:
             raise Conflict(f"{request_id}: step {step} #{n} was recorded by someone else first; try again") from exc
+
+
+def _expect_revision(row: Any, expected: int | None) -> None:
+    if expected is not None and row.revision != expected:
+        raise Conflict(f"{row.id} is at revision {row.revision}, not {expected}: someone changed it first")
 
 
 def resolve_locations(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
