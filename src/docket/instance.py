@@ -17,6 +17,8 @@ from typing import Any
 import tomli_w
 
 from docket.errors import BadInput, InstanceError
+from docket.limits import DEFAULTS as LIMIT_DEFAULTS
+from docket.limits import get as limit
 
 CONFIG_NAME = "docket.toml"
 FOLDERS = ("schemas", "forms", "prov_templates", "inbox", "files", "runs")
@@ -40,10 +42,26 @@ class Config:
     # Local folders a request's file paths may point into (relative to the instance); a request
     # naming any other local path is refused, so a provider cannot make docket read /etc.
     local_roots: list[str] = field(default_factory=lambda: ["inbox"])
+    # Seconds to wait for a connection and for each read of a transfer.
     transfer_timeout: float = 60.0
+    # Seconds one file's whole transfer may take, however steadily bytes trickle in.
+    transfer_deadline: float = 6 * 3600.0
     # Proxies by URL scheme; None uses the environment (http_proxy, https_proxy, no_proxy).
     transfer_proxies: dict[str, str] | None = None
+    # Hosts, addresses or networks (CIDR) that may be fetched although they are not public
+    # (loopback, private, link-local...): a data centre's own servers. Empty: public only.
+    transfer_allow: list[str] = field(default_factory=list)
+    # Credentials by host, each the name of an environment variable holding "user:password":
+    # how docket logs in to a provider's server without a password ever being stored.
+    transfer_credentials: dict[str, str] = field(default_factory=dict)
+    # Whether a local file with more than one hard link may be transferred (a hard link in the
+    # inbox to a file elsewhere would otherwise carry that file out).
+    transfer_allow_hardlinks: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def limit(self, name: str) -> int:
+        """The ``[limits]`` value ``name``, else its default (:mod:`docket.limits`)."""
+        return limit(self.limits, name)
 
     def to_toml(self) -> dict[str, Any]:
         store: dict[str, Any] = {"url": self.store_url}
@@ -55,7 +73,10 @@ class Config:
             "severities": self.severities,
             "limits": self.limits,
             "transfer": {"local_roots": self.local_roots, "timeout": self.transfer_timeout,
-                         **({"proxies": self.transfer_proxies} if self.transfer_proxies is not None else {})},
+                         "deadline": self.transfer_deadline, "allow": self.transfer_allow,
+                         **({"proxies": self.transfer_proxies} if self.transfer_proxies is not None else {}),
+                         **({"credentials": self.transfer_credentials} if self.transfer_credentials else {}),
+                         **({"allow_hardlinks": True} if self.transfer_allow_hardlinks else {})},
         }
         if self.smtp:
             out["smtp"] = self.smtp
@@ -98,6 +119,30 @@ def parse_config(data: dict[str, Any], where: str) -> Config:
         isinstance(proxies, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in proxies.items())
     ):
         raise InstanceError(f'{where} [transfer]: proxies must be a table like {{ https = "http://proxy:3128" }}')
+    allow = transfer.get("allow", [])
+    if not (isinstance(allow, list) and all(isinstance(a, str) for a in allow)):
+        raise InstanceError(f'{where} [transfer]: allow must be a list of hosts or networks, like ["10.1.0.0/16"]')
+    credentials = transfer.get("credentials", {})
+    if not (isinstance(credentials, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in credentials.items())):
+        raise InstanceError(f'{where} [transfer]: credentials must be a table like '
+                            f'{{ "data.example.org" = "DOCKET_CREDENTIALS_EXAMPLE" }} (environment variable names)')
+    hardlinks = transfer.get("allow_hardlinks", False)
+    if not isinstance(hardlinks, bool):
+        raise InstanceError(f"{where} [transfer]: allow_hardlinks must be true or false")
+    timeouts = {}
+    for key, default in (("timeout", 60.0), ("deadline", 6 * 3600.0)):
+        value = transfer.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+            raise InstanceError(f"{where} [transfer]: {key} must be a positive number of seconds, not {value!r}")
+        timeouts[key] = float(value)
+    limits = data.get("limits", {})
+    if not isinstance(limits, dict):
+        raise InstanceError(f"{where}: [limits] must be a table")
+    for key in limits:
+        if key not in LIMIT_DEFAULTS:
+            raise InstanceError(f"{where} [limits]: unknown limit {key!r} (known: {', '.join(LIMIT_DEFAULTS)})")
+        limit(limits, key)
     known = {"instance", "store", "severities", "limits", "smtp", "datacite", "transfer"}
     return Config(
         project=project,
@@ -106,12 +151,16 @@ def parse_config(data: dict[str, Any], where: str) -> Config:
         store_url=str(store.get("url", "sqlite:///docket.sqlite")),
         store_schema=store.get("schema"),
         severities=dict(data.get("severities", {})),
-        limits=dict(data.get("limits", {})),
+        limits=dict(limits),
         smtp=dict(data.get("smtp", {})),
         datacite=dict(data.get("datacite", {})),
         local_roots=roots,
-        transfer_timeout=float(transfer.get("timeout", 60.0)),
+        transfer_timeout=timeouts["timeout"],
+        transfer_deadline=timeouts["deadline"],
         transfer_proxies=proxies,
+        transfer_allow=allow,
+        transfer_credentials=credentials,
+        transfer_allow_hardlinks=hardlinks,
         extra={k: v for k, v in data.items() if k not in known},
     )
 
@@ -182,7 +231,7 @@ class Instance:
             store_url=store_url or "sqlite:///docket.sqlite",
             store_schema=store_schema,
             severities={},
-            limits={"max_upload_bytes": 1 << 30, "max_transfer_bytes": 50 << 30},
+            limits=dict(LIMIT_DEFAULTS),
             local_roots=list(local_roots) if local_roots is not None else ["inbox"],
         )
         try:

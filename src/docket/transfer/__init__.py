@@ -15,6 +15,10 @@ from docket.transfer.hashing import Digests, digest_file, digest_stream
 from docket.transfer.names import check_name
 from docket.transfer.sources import Source, SourceContext, get, register
 
+# The built-in sources register themselves on import.
+from docket.transfer import http as _http  # noqa: E402,F401  isort: skip
+from docket.transfer import local as _local  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "PARTIAL_PREFIX",
     "ChecksumMismatch",
