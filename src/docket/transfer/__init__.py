@@ -10,7 +10,14 @@ job, not this package's.
 from __future__ import annotations
 
 from docket.transfer.errors import ChecksumMismatch, SizeLimitExceeded, TransferFailed
-from docket.transfer.fetch import PARTIAL_PREFIX, FetchedFile, fetch, media_type_of, remove_partials
+from docket.transfer.fetch import (
+    LEFTOVER_PREFIX,
+    PARTIAL_PREFIX,
+    FetchedFile,
+    fetch,
+    media_type_of,
+    remove_partials,
+)
 from docket.transfer.hashing import Digests, digest_file, digest_stream
 from docket.transfer.names import check_name
 from docket.transfer.sources import Source, SourceContext, get, register
@@ -20,6 +27,7 @@ from docket.transfer import http as _http  # noqa: E402,F401  isort: skip
 from docket.transfer import local as _local  # noqa: E402,F401  isort: skip
 
 __all__ = [
+    "LEFTOVER_PREFIX",
     "PARTIAL_PREFIX",
     "ChecksumMismatch",
     "Digests",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
 import queue
 import threading
@@ -37,7 +38,7 @@ Consumer = Callable[[memoryview], object]
 
 
 class Readable(Protocol):
-    def readinto(self, buffer: bytearray | memoryview, /) -> int | None: ...
+    def readinto(self, buffer: bytearray | memoryview | mmap.mmap, /) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,9 @@ class ChunkPipeline:
         self.error: BaseException | None = None
         self._closed = False
         count = depth if self.threaded else 1
-        self.buffers = [bytearray(chunk_size) for _ in range(count)]
+        # Anonymous maps rather than bytearrays: they start on a page boundary, which a writer
+        # using O_DIRECT needs of the memory it writes from (docket.transfer.fetch does).
+        self.buffers: list[mmap.mmap] = [mmap.mmap(-1, chunk_size) for _ in range(count)]
         self._index = {id(b): i for i, b in enumerate(self.buffers)}
         self._free: queue.SimpleQueue[int] = queue.SimpleQueue()
         for i in range(count):
@@ -141,7 +144,7 @@ class ChunkPipeline:
         if self.error is not None:
             raise self.error
 
-    def acquire(self) -> bytearray:
+    def acquire(self) -> mmap.mmap:
         """A free buffer of ``chunk_size`` bytes (waits while every buffer is in flight)."""
         self._raise_error()
         index = self._free.get()
@@ -150,7 +153,7 @@ class ChunkPipeline:
             raise self.error
         return self.buffers[index]
 
-    def submit(self, buffer: bytearray, length: int) -> None:
+    def submit(self, buffer: mmap.mmap, length: int) -> None:
         """Hand the first ``length`` bytes of ``buffer`` (from :meth:`acquire`) to every consumer."""
         index = self._index[id(buffer)]
         if length <= 0:
