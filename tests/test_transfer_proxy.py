@@ -13,6 +13,8 @@ import pytest
 
 from docket.transfer import SourceContext, TransferFailed, fetch
 
+#: The origin listens on 127.0.0.1: docket refuses it (even through a proxy) unless allowed.
+ALLOW = ["127.0.0.1"]
 BODY = b"id,value\n" + b"".join(f"{i},{i * 0.5}\n".encode() for i in range(5000))
 
 
@@ -72,7 +74,7 @@ def servers() -> Iterator[tuple[str, str]]:
 
 def test_fetch_goes_through_the_configured_proxy_with_its_credentials(tmp_path: Path, servers) -> None:
     origin, proxy = servers
-    ctx = SourceContext(proxies={"http": f"http://centre:s3cret@{proxy}"})
+    ctx = SourceContext(proxies={"http": f"http://centre:s3cret@{proxy}"}, allow=ALLOW)
     got = fetch(f"http://{origin}/data.csv", tmp_path, "data.csv", context=ctx)
     assert got.sha256 == hashlib.sha256(BODY).hexdigest() and got.size == len(BODY)
     assert (tmp_path / "data.csv").read_bytes() == BODY
@@ -86,16 +88,16 @@ def test_proxy_from_the_environment_and_no_proxy(tmp_path: Path, servers, monkey
     monkeypatch.setenv("http_proxy", f"http://{proxy}")
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    fetch(f"http://{origin}/data.csv", tmp_path / "a", "data.csv")
+    fetch(f"http://{origin}/data.csv", tmp_path / "a", "data.csv", context=SourceContext(allow=ALLOW))
     assert len(Proxy.seen) == 1
     monkeypatch.setenv("no_proxy", "127.0.0.1")
-    fetch(f"http://{origin}/data.csv", tmp_path / "b", "data.csv")
+    fetch(f"http://{origin}/data.csv", tmp_path / "b", "data.csv", context=SourceContext(allow=ALLOW))
     assert len(Proxy.seen) == 1  # bypassed: fetched directly
 
 
 def test_a_proxy_error_fails_the_transfer_and_leaves_nothing(tmp_path: Path, servers) -> None:
     origin, proxy = servers
-    ctx = SourceContext(proxies={"http": f"http://{proxy}"})
+    ctx = SourceContext(proxies={"http": f"http://{proxy}"}, allow=ALLOW)
     with pytest.raises(TransferFailed, match="404"):
         fetch(f"http://{origin}/missing.csv", tmp_path, "missing.csv", context=ctx)
     assert list(tmp_path.iterdir()) == []

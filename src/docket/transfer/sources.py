@@ -32,8 +32,14 @@ class SourceContext:
     """Settings a source may need; one object so new settings do not change every signature."""
 
     timeout: float = 60.0
-    #: Local paths must resolve (symlinks followed) inside one of these folders; None = anywhere.
+    #: Seconds one file's whole transfer may take (``[transfer] deadline``); None = no deadline.
+    deadline: float | None = None
+    #: Local paths must lie inside one of these folders, reached without following a symbolic
+    #: link below the folder; None = anywhere.
     local_roots: list[Path] | None = None
+    #: Whether a confined local file may have more than one hard link (``[transfer]
+    #: allow_hardlinks``): a hard link in the inbox can name a file from anywhere on its disk.
+    allow_hardlinks: bool = False
     #: Folder relative local paths are resolved against; None = the current folder.
     base_dir: Path | None = None
     ssl_context: ssl.SSLContext | None = None
@@ -42,6 +48,12 @@ class SourceContext:
     #: Proxies by scheme ({"http": "http://proxy:3128", "https": ...}); None reads the usual
     #: environment (http_proxy, https_proxy, no_proxy), as curl and urllib do.
     proxies: dict[str, str] | None = None
+    #: Hosts, addresses and CIDR networks that may be fetched although not public
+    #: (``[transfer] allow``); empty = public addresses only (:mod:`docket.transfer.addresses`).
+    allow: list[str] = field(default_factory=list)
+    #: Host (or host:port) -> name of the environment variable holding ``user:password``
+    #: (``[transfer] credentials``); sent as Basic auth to that host only.
+    credentials: dict[str, str] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from docket.cli.context import actor_from, add_actor_flags, open_docket
 from docket.cli.output import add_json_flag, emit
@@ -54,6 +55,7 @@ def submit(args: argparse.Namespace) -> int:
     with open_docket(args) as d:
         result = d.submit(args.file)
     emit(args, result, result["id"])
+    _warn(args, result)
     return 0
 
 
@@ -62,7 +64,15 @@ def revise(args: argparse.Namespace) -> int:
         result = d.revise(args.id, args.file, actor=actor_from(args) if args.actor else None,
                           expected_revision=args.expect_revision, minor=args.minor)
     emit(args, result, f"{result['id']}.{result['revision']}")
+    _warn(args, result)
     return 0
+
+
+def _warn(args: argparse.Namespace, result: dict) -> None:
+    """Warnings of a stored request (a password left out) on stderr; --json has them inline."""
+    if not getattr(args, "json", False):
+        for warning in result.get("warnings", ()):
+            print(f"docket: warning: {warning['message']}", file=sys.stderr)
 
 
 def review(args: argparse.Namespace) -> int:
