@@ -16,11 +16,23 @@ from tests.clirun import docket_cli
 from tests.conftest import EXAMPLES
 
 PAYLOAD = b"station,temp\nA,1.5\nB,2.5\n" * 2000
+RELEASE = threading.Event()
 
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         if self.path == "/good.csv":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD)
+        elif self.path in ("/unsized-cut.csv", "/unsized.csv"):  # no length: the end is the close
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(PAYLOAD[: len(PAYLOAD) // 3] if "cut" in self.path else PAYLOAD)
+            self.close_connection = True
+        elif self.path == "/held.csv":  # waits until the test lets it answer
+            RELEASE.wait(30)
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
             self.end_headers()
@@ -77,11 +89,13 @@ def test_dropped_connection_fails_the_step_and_leaves_no_partial_file(dk, instan
     doc["files"] = [{"name": "good.csv", "location": f"{server}/good.csv"},
                     {"name": "cut.csv", "location": f"{server}/cut.csv"}]
     request_id = approved(dk, doc)
+    config = instance_dir / "docket.toml"  # the test server is on loopback, refused by default
+    config.write_text(config.read_text().replace("allow = []", 'allow = ["127.0.0.1"]'))
     result = docket_cli("transfer", request_id, "--json", instance=instance_dir)
     assert result.code == 1
     body = result.json()
     assert body["outcome"] == "failed"
-    assert [f["name"] for f in body["failures"]] == ["cut.csv"]
+    assert [f["name"] for f in body["failures"]] == ["cut.csv"], body["failures"]
     stored = instance_dir / "files" / request_id / "1"
     assert sorted(p.name for p in stored.iterdir()) == ["good.csv"]
     rows = {r["name"]: r for r in dk.files(request_id)}
@@ -121,3 +135,68 @@ def test_the_instance_proxy_setting_is_used(dk, instance_dir: Path, server: str)
         result = d.transfer(request_id)
     assert result["outcome"] == "failed"
     assert "404" in result["failures"][0]["reason"]  # the proxy was asked for the absolute URL
+
+
+def allow_loopback(instance_dir: Path) -> None:
+    config = instance_dir / "docket.toml"  # the test server is on loopback, refused by default
+    config.write_text(config.read_text().replace("allow = []", 'allow = ["127.0.0.1"]'))
+
+
+def test_a_body_shorter_than_declared_fails_and_a_longer_one_is_stored(instance_dir: Path, server: str) -> None:
+    """Without a Content-Length only the provider's declared size tells a cut body from a whole
+    one: a third of the file was stored as done before."""
+    import docket
+
+    allow_loopback(instance_dir)
+    short_local = instance_dir / "inbox" / "short.csv"
+    short_local.write_bytes(PAYLOAD[:100])
+    doc = json.loads((EXAMPLES / "requests" / "weather-table-schema.json").read_text())
+    doc["files"] = [{"name": "cut.csv", "location": f"{server}/unsized-cut.csv", "size": len(PAYLOAD)},
+                    {"name": "long.csv", "location": f"{server}/unsized.csv", "size": len(PAYLOAD) // 2},
+                    {"name": "short.csv", "location": str(short_local), "size": 101}]
+    with docket.open(instance_dir) as d:
+        request_id = approved(d, doc)
+        result = d.transfer(request_id)
+        rows = {r["name"]: r for r in d.files(request_id)}
+    failures = {f["name"]: f["reason"] for f in result["failures"]}
+    assert set(failures) == {"cut.csv", "short.csv"}
+    assert f"received {len(PAYLOAD) // 3} of the {len(PAYLOAD)} bytes the provider declared" in failures["cut.csv"]
+    assert "cut short" in failures["cut.csv"]
+    assert "100 bytes, fewer than the 101 the provider declared" in failures["short.csv"]
+    assert rows["long.csv"]["status"] == "stored" and rows["long.csv"]["size"] == len(PAYLOAD)
+    assert rows["cut.csv"]["status"] == rows["short.csv"]["status"] == "failed"
+    stored = instance_dir / "files" / request_id / "1"
+    assert sorted(p.name for p in stored.iterdir()) == ["long.csv"]
+
+
+def test_a_second_transfer_of_a_running_request_is_a_conflict(instance_dir: Path, server: str) -> None:
+    import docket
+
+    allow_loopback(instance_dir)
+    doc = json.loads((EXAMPLES / "requests" / "weather-table-schema.json").read_text())
+    doc["files"] = [{"name": "held.csv", "location": f"{server}/held.csv"}]
+    RELEASE.clear()
+    outcome: list[object] = []
+    with docket.open(instance_dir) as d:
+        request_id = approved(d, doc)
+
+        def first() -> None:
+            with docket.open(instance_dir) as mine:
+                outcome.append(mine.transfer(request_id)["outcome"])
+
+        runner = threading.Thread(target=first)
+        runner.start()
+        try:
+            for _ in range(200):
+                if d.get(request_id)["steps"]["transfer"]["status"] == "in-progress":
+                    break
+                threading.Event().wait(0.05)
+            second = docket_cli("transfer", request_id, instance=instance_dir)
+            assert second.code == 4, second.err
+            assert "being transferred by another process" in second.err
+        finally:
+            RELEASE.set()
+            runner.join(30)
+        assert outcome == ["done"]
+        history = [(h["to"], h["outcome"]) for h in d.history(request_id) if h["step"] == "transfer"]
+        assert history == [("in-progress", None), ("closed", "done")]  # the refused one left no trace
