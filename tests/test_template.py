@@ -362,6 +362,8 @@ def test_bindings_from_python_values_are_stored_in_json_form():
         ('{"var": {"a": [{"@value": [1]}]}}', "var:a"),
         ('{"context": {"ex": 3}}', "context"),
         ("{not json", "not JSON"),
+        ("[" * 5000 + "]" * 5000, "nested more than 64 levels"),
+        ("{\"var\": {\"a\": NaN}}", "NaN is not a JSON number"),
     ],
 )
 def test_bad_bindings_are_refused_naming_the_problem(data, message):

@@ -23,13 +23,14 @@ from sqlalchemy.exc import IntegrityError
 
 from docket import __version__
 from docket.canonical import digest
-from docket.documents import load_json_file
+from docket.documents import check_json_value, check_text, load_json_file
 from docket.errors import BadInput, Conflict, NotFound, Refused
 from docket.instance import Instance
 from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id, Recorder
 from docket.store import Store, tables
 from docket.text import pick
+from docket.transfer.credentials import strip_passwords
 from docket.validation import SchemaSet, record_only_fields
 from docket.workflow import (
     STEPS,
@@ -65,6 +66,14 @@ class Actor:
     email: str | None = None
     orcid: str | None = None
 
+    def __post_init__(self) -> None:
+        # Stored in text columns and PROV: a NUL or a lone surrogate would be kept by one store
+        # and refused by the other (or fail to encode), so it is a refusal before either sees it.
+        for what in ("name", "role", "email", "orcid"):
+            value = getattr(self, what)
+            if isinstance(value, str):
+                check_text(value, f"the actor's {what}")
+
     @property
     def label(self) -> str:
         return self.email or self.orcid or self.name
@@ -74,12 +83,31 @@ class Actor:
         return ids.person_id(self.email, self.orcid, self.name)
 
 
+MAX_REVISION = 2**31 - 1  # the revision columns are 32-bit on both stores
+
+
 def parse_ref(ref: str) -> tuple[str, int | None]:
-    """``ocean-0007`` or ``ocean-0007.2`` -> (id, revision or None)."""
+    """``ocean-0007`` or ``ocean-0007.2`` -> (id, revision or None).
+
+    A reference no request can have (a NUL, a lone surrogate, a revision beyond the column) is
+    not found here, before a store is asked: SQLite and PostgreSQL would fail on it differently.
+    """
+    if not isinstance(ref, str) or "\x00" in ref or not ref.isascii() and _unencodable(ref):
+        raise NotFound(f"no request {ref!r} in this instance")
     base, dot, rev = ref.rpartition(".")
-    if dot and rev.isdigit() and base:
+    if dot and rev.isascii() and rev.isdigit() and base:
+        if len(rev) > 10 or int(rev) > MAX_REVISION:
+            raise NotFound(f"request {base} has no revision {rev[:20]}")
         return base, int(rev)
     return ref, None
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class Docket:
@@ -137,6 +165,8 @@ class Docket:
         """The document of a request (its current revision, or the one asked for)."""
         request_id, rev = parse_ref(ref)
         rev = revision or rev
+        if rev is not None and not 0 < rev <= MAX_REVISION:
+            raise NotFound(f"request {request_id} has no revision {rev}")
         with self.store.connect() as conn:
             row = self._request_row(conn, request_id)
             rev = rev or row.revision
@@ -173,6 +203,10 @@ class Docket:
         query = select(tables.requests).order_by(tables.requests.c.created_date.desc(), tables.requests.c.number.desc())
         if status:
             query = query.where(tables.requests.c.review_state == status)
+        if limit is not None and not 0 < limit <= MAX_REVISION:
+            # SQLite reads LIMIT -1 as "no limit" and overflows past 64 bits; PostgreSQL refuses
+            # both: one rule here instead.
+            raise BadInput(f"the limit must be a whole number from 1 to {MAX_REVISION}, not {limit}")
         if limit:
             query = query.limit(limit)
         with self.store.connect() as conn:
@@ -276,10 +310,12 @@ class Docket:
     ) -> dict[str, Any]:
         """Store a new request (revision 1, review state ``submitted``) and its PROV.
 
-        Returns ``{"id", "revision", "digest"}``. Invalid input raises before anything is written.
+        Returns ``{"id", "revision", "digest"}``, plus ``"warnings"`` (``[{"field", "message"}]``)
+        when a password was taken out of a URL. Invalid input raises before anything is written.
         ``write(conn, id, revision)`` adds a caller's own rows to the same transaction.
         """
-        doc = self._load(document)
+        # A password in a URL is taken out before anything (validation messages included) sees it.
+        doc, warnings = strip_passwords(self._load(document))
         self.schemas.validate("request", doc, "request")
         actor = self._acting(doc, actor)
         project = doc.get("project") or self.config.project
@@ -308,7 +344,7 @@ class Docket:
                               self._submission_values(record, actor, at, None, content_digest))
             if write is not None:
                 write(conn, request_id, 1)
-        return {"id": request_id, "revision": 1, "digest": content_digest}
+        return {"id": request_id, "revision": 1, "digest": content_digest, **_warned(warnings)}
 
     def revise(
         self,
@@ -328,6 +364,7 @@ class Docket:
         # A record as `docket show --json` prints it may come back edited: what docket adds to a
         # request (id, revision, states, steps, audit fields) is docket's, not the editor's.
         doc = {k: v for k, v in self._load(document).items() if k not in self._record_only}
+        doc, warnings = strip_passwords(doc)  # as in submit: never stored, never echoed
         self.schemas.validate("request", doc, "request")
         actor = self._acting(doc, actor)
         at = now()
@@ -354,7 +391,7 @@ class Docket:
                               self._submission_values(record, actor, at, revision - 1, content_digest))
             if write is not None:
                 write(conn, request_id, revision)
-        return {"id": request_id, "revision": revision, "digest": content_digest}
+        return {"id": request_id, "revision": revision, "digest": content_digest, **_warned(warnings)}
 
     def review(
         self,
@@ -369,6 +406,8 @@ class Docket:
         """Move the review state (submit, approve, reject, withdraw, retire), by role."""
         request_id, _ = parse_ref(request_id)
         actor = actor or Actor(default_actor(), "reviewer")
+        if comment is not None:
+            check_text(comment, "the comment")
         at = now()
         with self.store.transaction() as conn:
             row = self._request_row(conn, request_id)
@@ -421,6 +460,8 @@ class Docket:
         """
         request_id, _ = parse_ref(request_id)
         actor = actor or Actor("docket", "system")
+        if comment is not None:
+            check_text(comment, "the comment")
         change = StepChange(step, status, outcome)
         at = now()
         with self.store.transaction() as conn:
@@ -462,6 +503,15 @@ class Docket:
 
         return run_qa(self, request_id, checks=checks, actor=actor, progress=progress)
 
+    def doctor(self, *, fix: bool = False, **options: Any) -> Any:
+        """Check the instance and, with ``fix``, repair what is safe (see :mod:`docket.doctor`).
+
+        Open the instance with ``migrate=False`` to see an old store as it is: opening migrates it.
+        """
+        from docket.doctor import run
+
+        return run(self, fix=fix, **options)
+
     # -- internals --------------------------------------------------------------------------
 
     def _acting(self, doc: dict[str, Any], actor: Actor | None) -> Actor:
@@ -476,10 +526,22 @@ class Docket:
         return pick(doc["metadata"]["project_descriptive"]["title"], self.config.languages)
 
     def _load(self, document: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
+        """The request document, held to the rules of :mod:`docket.documents` whichever way it came.
+
+        A file is refused when larger than ``[limits] max_request_bytes`` before it is read; a
+        dict (the form page, a Python caller) gets the same checks — size as canonical JSON,
+        depth, NaN/Infinity, NUL, lone surrogates, over-long integers — so that no store ever sees
+        a value one of SQLite and PostgreSQL would keep and the other refuse.
+        """
+        bounds = {"max_depth": self.config.limit("max_json_depth"),
+                  "max_int_digits": self.config.limit("max_json_int_digits")}
         if isinstance(document, dict):
+            check_json_value(document, "request", max_bytes=self.config.limit("max_request_bytes"), **bounds)
             return document
+        if not isinstance(document, str | os.PathLike):
+            raise BadInput(f"a request is a dict or the path of a JSON file, not a {type(document).__name__}")
         path = Path(document)
-        doc = load_json_file(path, "request")
+        doc = load_json_file(path, "request", max_bytes=self.config.limit("max_request_bytes"), **bounds)
         if not isinstance(doc, dict):
             raise BadInput(f"{path}: a request must be a JSON object, not {type(doc).__name__}")
         return resolve_locations(doc, path.parent)
@@ -601,6 +663,11 @@ class Docket:
             })
         except IntegrityError as exc:
             raise Conflict(f"{request_id}: step {step} #{n} was recorded by someone else first; try again") from exc
+
+
+def _warned(warnings: list[dict[str, str]]) -> dict[str, Any]:
+    """``{"warnings": [...]}`` when there are any, so a clean result keeps its old shape."""
+    return {"warnings": warnings} if warnings else {}
 
 
 def _expect_revision(row: Any, expected: int | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -24,6 +24,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from docket.documents import json_path
 from docket.errors import InstanceError, InvalidDocument, Problem
 from docket.resources import schema_dir
 
@@ -58,19 +59,6 @@ def is_orcid(value: object) -> bool:
     return bool(match) and orcid_checksum_ok(match.group(1))
 
 
-def json_path(parts: Iterable[Any]) -> str:
-    """``$.metadata.files[0].name`` from a sequence of keys and indexes."""
-    out = "$"
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(part)):
-            out += f".{part}"
-        else:
-            out += f"[{json.dumps(part)}]"
-    return out
-
-
 def problem_from_error(error: ValidationError) -> Problem:
     """A jsonschema error as a Problem whose path names the offending field itself."""
     path = list(error.absolute_path)
@@ -98,12 +86,15 @@ def problem_from_error(error: ValidationError) -> Problem:
 
 
 # Rules JSON Schema cannot say (an end after its start); each yields Problems for a document.
+# SchemaSet runs them only on a document that passed its schema, so a rule may rely on the types
+# the schema promises; the form page also runs them on partly filled data, so each rule must
+# still look before it leaps (``_dig``, ``isinstance``) rather than fail on a wrong type.
 Rule = Callable[[dict], Iterator[Problem]]
 RULES: dict[str, list[Rule]] = {}
 
 
 def rule(schema_name: str) -> Callable[[Rule], Rule]:
-    """Register a cross-field rule for documents of ``schema_name``."""
+    """Register a cross-field rule for documents of ``schema_name`` (the whole document)."""
 
     def deco(fn: Rule) -> Rule:
         RULES.setdefault(schema_name, []).append(fn)
@@ -120,36 +111,52 @@ def _dig(doc: Any, *keys: str) -> Any:
     return doc
 
 
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 @rule("request")
 def _coverage_in_order(doc: dict) -> Iterator[Problem]:
-    temporal = _dig(doc, "metadata", "experiment_contextual", "temporal_coverage") or {}
-    try:
-        start, end = date.fromisoformat(temporal["start"]), date.fromisoformat(temporal["end"])
-    except (KeyError, TypeError, ValueError):
-        start = end = None
+    start = _date(_dig(doc, "metadata", "experiment_contextual", "temporal_coverage", "start"))
+    end = _date(_dig(doc, "metadata", "experiment_contextual", "temporal_coverage", "end"))
     if start and end and end < start:
         yield Problem(
             "$.metadata.experiment_contextual.temporal_coverage.end",
-            f"end {temporal['end']} is before start {temporal['start']}",
+            f"end {end.isoformat()} is before start {start.isoformat()}",
         )
-    spatial = _dig(doc, "metadata", "experiment_contextual", "spatial_coverage") or {}
-    south, north = spatial.get("south"), spatial.get("north")
-    if isinstance(south, int | float) and isinstance(north, int | float) and south > north:
+    south = _dig(doc, "metadata", "experiment_contextual", "spatial_coverage", "south")
+    north = _dig(doc, "metadata", "experiment_contextual", "spatial_coverage", "north")
+    if _is_number(south) and _is_number(north) and south > north:
         yield Problem(
             "$.metadata.experiment_contextual.spatial_coverage.south",
             f"south {south} is north of north {north}",
         )
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @rule("request")
 def _file_names_unique(doc: dict) -> Iterator[Problem]:
+    files = doc.get("files")
+    if not isinstance(files, list):
+        return
     seen: set[str] = set()
-    for i, entry in enumerate(doc.get("files") or []):
+    for i, entry in enumerate(files):
         name = entry.get("name") if isinstance(entry, dict) else None
         if isinstance(name, str):
             if name in seen:
                 yield Problem(f"$.files[{i}].name", f"file name {name!r} appears twice")
             seen.add(name)
+
+
+def cross_field_problems(schema_name: str, document: dict) -> list[Problem]:
+    """What the cross-field rules of ``schema_name`` find in ``document``."""
+    return [problem for check in RULES.get(schema_name, []) for problem in check(document)]
 
 
 @dataclass(frozen=True)
@@ -259,9 +266,11 @@ class SchemaSet:
             if not found:  # the two engines disagree: trust the stricter one, say where
                 found = [Problem(json_path(e.instance_path), e.message)
                          for e in self.fast_validator(name).iter_errors(document)]
-        if isinstance(document, dict):
-            for check in RULES.get(name.partition("#")[0], []):
-                found.extend(check(document))
+        elif "#" not in name and isinstance(document, dict):
+            # Cross-field rules only on a document the schema accepted: a rule may then trust its
+            # types. A document with schema errors gets those first; its rule errors, if any,
+            # once they are fixed.
+            found = cross_field_problems(name, document)
         unique = list(dict.fromkeys(found))
         return sorted(unique, key=lambda p: p.where)
 

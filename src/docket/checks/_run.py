@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,20 @@ from docket.checks._types import FieldSpec
 from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, RecordContext
 from docket.checks.congruence import declared_files
 from docket.checks.report import Report, build_report
-from docket.errors import BadInput, NotFound
+from docket.documents import load_json_file
+from docket.errors import BadInput, NotFound, Problem
 
 TABULAR_MEDIA_TYPES = ("text/csv", "text/tab-separated-values", "application/csv")
 TABULAR_SUFFIXES = (".csv", ".tsv", ".tab")
 
 
 def load_table_schema(schema: dict[str, Any] | str | Path | None) -> dict[str, Any] | None:
-    """A Table Schema from a dict or a JSON file; BadInput when it is not one."""
+    """A Table Schema from a dict or a JSON file; BadInput when it is not one.
+
+    The file is read by docket's bounded JSON reader (no NaN, no 100,000-deep nesting), and the
+    keys the checks use must have the types they use them as: a ``constraints`` that is a number
+    is a refusal naming its path here, not a ``TypeError`` deep inside a check.
+    """
     if schema is None:
         return None
     if isinstance(schema, str | Path):
@@ -37,15 +42,56 @@ def load_table_schema(schema: dict[str, Any] | str | Path | None) -> dict[str, A
         if not path.is_file():
             raise NotFound(f"{path}: no such Table Schema file")
         try:
-            schema = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{path}: the Table Schema is not JSON ({exc})") from None
+            schema = load_json_file(path, "Table Schema")
+        except BadInput as exc:
+            raise BadInput(f"{path}: the Table Schema is not JSON docket accepts ({exc.message})",
+                           exc.problems) from None
     if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
         raise BadInput("the Table Schema must be a JSON object with a 'fields' list")
     for i, desc in enumerate(schema["fields"]):
         if not isinstance(desc, dict) or not isinstance(desc.get("name"), str):
             raise BadInput(f"Table Schema fields[{i}] must be an object with a string 'name'")
+    problems = list(_shape_problems(schema))
+    if problems:
+        raise BadInput(f"the Table Schema has {len(problems)} value(s) of the wrong type", problems)
     return schema
+
+
+_TEXT_LIST = "a list of texts"
+_FIELD_SHAPES: dict[str, tuple[Any, str]] = {
+    "type": (str, "a text"), "format": (str, "a text"), "constraints": (dict, "an object"),
+    "missingValues": (list, _TEXT_LIST), "trueValues": (list, _TEXT_LIST), "falseValues": (list, _TEXT_LIST),
+    "decimalChar": (str, "a text"), "groupChar": (str, "a text"),
+}
+
+
+def _shape_problems(schema: dict[str, Any]) -> Any:
+    """The keys the checks read, each with the JSON type they read it as; yields Problems."""
+    if "missingValues" in schema and not _texts(schema["missingValues"]):
+        yield Problem("$.missingValues", "must be a list of texts")
+    pk = schema.get("primaryKey")
+    if pk is not None and not (isinstance(pk, str) or _texts(pk)):
+        yield Problem("$.primaryKey", "must be a field name or a list of field names")
+    for i, desc in enumerate(schema["fields"]):
+        for key, (kind, what) in _FIELD_SHAPES.items():
+            value = desc.get(key)
+            if value is not None and not (isinstance(value, kind) and (kind is not list or _texts(value))):
+                yield Problem(f"$.fields[{i}].{key}", f"must be {what}")
+        constraints = desc.get("constraints")
+        if not isinstance(constraints, dict):
+            continue
+        for key in ("minLength", "maxLength"):
+            value = constraints.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 0 <= value < 2**62):
+                yield Problem(f"$.fields[{i}].constraints.{key}", "must be a whole number, 0 or more")
+        if "pattern" in constraints and not isinstance(constraints["pattern"], str):
+            yield Problem(f"$.fields[{i}].constraints.pattern", "must be a text")
+
+
+def _texts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str | int | float) and not isinstance(v, bool)
+                                           for v in value)
 
 
 def _apply_schema(table: TableContext, schema: dict[str, Any] | None) -> None:

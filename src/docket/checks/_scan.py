@@ -200,7 +200,7 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
     out = Prepass()
     try:
         expected = codecs.lookup(declared).name if declared else "utf-8"
-    except LookupError:
+    except (LookupError, UnicodeError):  # an unknown name, or one that is not even text
         expected = "utf-8"
     out.expected_encoding = expected
     utf8 = expected in ("utf-8", "utf-8-sig")
@@ -280,8 +280,8 @@ def _check_utf8(out: Prepass, data: bytes, data_start: int, block: bytes, block_
 def _check_codec(out: Prepass, decoder, block: bytes, block_start: int, lines_before: int) -> None:
     try:
         decoder.decode(block, final=False)
-    except UnicodeDecodeError as exc:
-        rel = min(max(exc.start, 0), len(block))
+    except UnicodeError as exc:  # UTF-16 without a BOM raises a plain UnicodeError, no position
+        rel = min(max(getattr(exc, "start", 0), 0), len(block))
         line = lines_before + block[:rel].count(b"\n") + 1
         _note_invalid(out, block_start + rel, line, block, block[rel: rel + 1], rel)
         decoder.reset()

@@ -77,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"docket: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        # Inputs are bounded ([limits] in docket.toml), but a limit set higher than this machine's
+        # memory can still run out: that is too large an input, not a bug, and every write is one
+        # transaction, so nothing was changed.
+        print("docket: not enough memory for this input; nothing was changed "
+              "(lower [limits] in docket.toml, or give docket more memory)", file=sys.stderr)
+        return 2
     except Exception as exc:  # the last net: a user sees one line, a developer can ask for more
         if os.environ.get("DOCKET_DEBUG"):
             raise

@@ -71,6 +71,7 @@ from prov.identifier import Identifier, Namespace, QualifiedName
 from prov.model import Literal, ProvBundle, ProvDocument, ProvElement, ProvException, ProvRecord
 from prov.model.records import parse_xsd_datetime
 
+from docket.documents import parse_json
 from docket.errors import BadInput, NotFound
 
 __all__ = [
@@ -264,10 +265,10 @@ class Bindings:
     def from_json(cls, data: Mapping | str | bytes) -> Bindings:
         """Bindings from their JSON form: a parsed object, or JSON text."""
         if isinstance(data, str | bytes):
-            try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise BadInput(f"bindings are not JSON: {exc}") from None
+            try:  # docket's bounded reader: deep nesting or NaN is a refusal, not a crash
+                data = parse_json(data, "bindings")
+            except BadInput as exc:
+                raise BadInput(f"bindings are not JSON docket accepts ({exc.message})") from None
         if not isinstance(data, Mapping):
             raise BadInput(
                 f"bindings must be a JSON object with var, vargen and context, got {type(data).__name__}"
@@ -299,9 +300,9 @@ class Bindings:
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput(f"cannot read bindings file {path}: {exc}") from None
         try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise BadInput(f"bindings file {path} is not JSON: {exc}") from None
+            data = parse_json(text, "the bindings")
+        except BadInput as exc:
+            raise BadInput(f"bindings file {path} is not JSON docket accepts ({exc.message})") from None
         try:
             return cls.from_json(data)
         except BadInput as exc:

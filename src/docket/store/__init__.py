@@ -18,9 +18,16 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    StatementError,
+)
 
-from docket.errors import BadInput, StoreUnavailable
+from docket.canonical import stored_json
+from docket.errors import BadInput, DocketError, StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x646F636B6574  # "docket": the advisory lock migrations hold on PostgreSQL
@@ -55,6 +62,12 @@ def _unavailable(store: Store, exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"the store is unavailable ({store.dialect}): {reason}")
 
 
+def _ours(exc: StatementError) -> BaseException:
+    """docket's own error raised while SQLAlchemy bound a value (e.g. :func:`stored_json` on
+    SQLite, which wraps it; psycopg lets it through as it is): the same error on both stores."""
+    return exc.orig if isinstance(exc.orig, DocketError) else exc
+
+
 def _describe(exc: BaseException) -> str:
     text_ = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text_[0] if text_ else type(exc).__name__
@@ -72,7 +85,8 @@ class Store:
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = url
         self.schema = schema
-        kwargs: dict = {"future": True}
+        # One strict JSON writer for every JSON column on both dialects (see canonical.stored_json).
+        kwargs: dict = {"future": True, "json_serializer": stored_json}
         if schema:
             if not _SCHEMA_NAME.match(schema):
                 raise BadInput(f"store schema {schema!r} must be a plain lower-case SQL name")
@@ -100,6 +114,8 @@ class Store:
                 yield conn
         except OperationalError as exc:
             raise _unavailable(self, exc) from exc
+        except StatementError as exc:
+            raise _ours(exc) from None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -111,6 +127,8 @@ class Store:
                     yield conn
         except OperationalError as exc:
             raise _unavailable(self, exc) from exc
+        except StatementError as exc:
+            raise _ours(exc) from None
 
     def create_schema(self) -> None:
         if not self.schema:
