@@ -206,8 +206,10 @@ def test_validation_happens_before_any_write(tmp_path: Path, instance_dir: Path)
     (b'{"docket_form": "ingest-request", "docket_form": "x"}', "appears twice"),
     (b'{"docket_form": "ingest-request", "data": NaN}', "NaN is not a JSON number"),
     (b"[" * 5000 + b"]" * 5000, "nested"),
-    (b'{"docket_form": "ingest-request", "x": "\\ud800"}', "unpaired surrogate"),
-    (b'{"a": 1' + b"9" * 5000 + b"}", "not valid JSON"),
+    (b'{"docket_form": "ingest-request", "x": "\\ud800"}', "lone surrogate"),
+    (b'{"a": 1' + b"9" * 5000 + b"}", "digits"),
+    (b'{"docket_form": "ingest-request", "data": {"t": "a\\u0000b"}}', "$.data.t: the text contains a NUL"),
+    (b'{"docket_form": "ingest-request", "data": {"n": 1e400}}', "overflows to Infinity"),
     (b'[1, 2, 3]', "not a docket offline form"),
 ])
 def test_broken_json_is_refused_with_a_message(tmp_path: Path, instance_dir: Path, raw: bytes, words: str) -> None:

@@ -12,8 +12,12 @@ from typing import Any
 from docket.errors import InstanceError
 
 DEFAULTS: dict[str, int] = {
-    # one offline form, e-mail message, mailbox or attachment
+    # one offline form file, e-mail message (an mbox is read one message at a time) or decoded
+    # attachment
     "max_upload_bytes": 1 << 30,
+    # one offline form's JSON (a file or a decoded attachment): a request document plus the
+    # form's schema; parsing takes several times the size in memory, hence a bound of its own
+    "max_form_bytes": 32 << 20,
     # one transferred file
     "max_transfer_bytes": 50 << 30,
     # one request document (submit, revise, the form page)

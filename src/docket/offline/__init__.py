@@ -2,8 +2,9 @@
 
 A provider without access to the Voila page fills a form in any editor or in their own Jupyter and
 e-mails the JSON back; ``docket import`` reads files, folders, .eml files, mbox files and Maildir
-folders, checks each form's digest (:mod:`docket.offline.envelope`), validates everything before
-writing anything, and stores each new form once (:mod:`docket.offline.importer`).
+folders, one input at a time within bounded memory, checks each form's digest
+(:mod:`docket.offline.envelope`) and data, and stores each new form once, in a transaction of its
+own, so one refused form never stops the others (:mod:`docket.offline.importer`).
 See docs/offline-forms.md.
 """
 

@@ -1,10 +1,17 @@
-"""``docket import``: filled offline forms into the store, once each, all checked before any write.
+"""``docket import``: filled offline forms into the store, once each, one form at a time.
 
-Two phases. First every candidate (see :mod:`docket.offline.sources`) is read, parsed, its digest
-verified (:mod:`docket.offline.envelope`) and its data validated against the instance's form and
-request schema — nothing is written while anything is still being checked, so a bad file can
-never leave half an import behind. Then each form that passed is stored with one call of the
-core API (one transaction each: record, history, audit row, PROV).
+One pass over the candidates (:mod:`docket.offline.sources`, a generator): each is read, parsed
+(:func:`docket.documents.parse_json`: bounded, strict), its digest verified
+(:mod:`docket.offline.envelope`), its data validated against the instance's form and request
+schema, and — when it passed — stored at once with one call of the core API, in its own
+transaction (record, history, audit row, PROV). Only then is the next candidate read, so an import
+holds one form in memory, whatever the number or size of its inputs.
+
+Each form stands alone. A form that is refused — by the checks, or by the store itself (a
+PostgreSQL ``DataError`` for a value the schema allows but a column does not) — is reported with
+its reason; its transaction is rolled back, and the forms before and after it are imported as if
+it were not there. Running the import again imports nothing twice and refuses the same form for
+the same reason.
 
 Idempotency: each form is keyed on the digest of the canonical JSON of its filled data (for a
 form that changes an existing request, of that request's id and the data). The key is the
@@ -16,24 +23,22 @@ The audit row's origin also names the key and the source, for people reading the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from docket.api import Docket, now, resolve_locations
-from docket.canonical import canonical_json, digest
+from docket.canonical import digest
+from docket.documents import json_path, parse_json
 from docket.errors import BadInput, DocketError, NotFound, Problem
 from docket.forms.definition import clean, list_forms, load_form
 from docket.offline.envelope import FORM_KEY, KNOWN_KEYS, verify
-from docket.offline.sources import Item, walk_paths
+from docket.offline.sources import Item, Limits, printable, walk_paths
 from docket.store import tables
 
-DEFAULT_MAX_UPLOAD_BYTES = 1 << 30
-MAX_NESTING = 64
 INT64_MAX = (1 << 63) - 1
 ORIGIN_PREFIX = "import:"
 REFUSED = ("refused", "altered")
@@ -119,70 +124,29 @@ class ImportReport:
 # -- parsing ------------------------------------------------------------------------------------
 
 
-class _Duplicate(Exception):
-    pass
-
-
-class _Constant(Exception):
-    pass
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Duplicate(key)
-        out[key] = value
-    return out
-
-
-def _constant(name: str) -> Any:
-    raise _Constant(name)
-
-
-def parse_form_json(raw: bytes, where: str) -> Any:
-    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, nesting within reason.
-
-    Stricter than ``json.loads`` because the digest must mean one thing: with duplicate keys two
-    readers could see two different forms behind one digest.
-    """
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"is not UTF-8 text (byte {exc.start} is not valid UTF-8)") from None
-    try:
-        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    except _Duplicate as exc:
-        raise BadInput(f"is not valid for docket: the key {exc.args[0]!r} appears twice in one object") from None
-    except _Constant as exc:
-        raise BadInput(f"is not valid JSON: {exc.args[0]} is not a JSON number") from None
-    except RecursionError:
-        raise BadInput(f"is nested more than {MAX_NESTING} levels deep") from None
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise BadInput(f"is not valid JSON: {exc}") from None
-    _check_values(value)
-    try:
-        canonical_json(value)
-    except UnicodeEncodeError:
-        raise BadInput("contains text that is not valid Unicode (an unpaired surrogate such as \\ud800)") from None
+def parse_form_json(raw: bytes, where: str = "the form", *, max_depth: int = 64,
+                    max_int_digits: int = 300) -> Any:
+    """The form's JSON by docket's one strict reader (:func:`docket.documents.parse_json`: UTF-8,
+    no duplicate keys — the digest must mean one thing —, no NaN/Infinity/1e400, NUL or lone
+    surrogate, bounded depth), plus the one rule of the store: integers within 64 bits."""
+    value = parse_json(raw, where, max_depth=max_depth, max_int_digits=max_int_digits)
+    _check_integers(value, where)
     return value
 
 
-def _check_values(value: Any) -> None:
-    """Depth and integer range, iteratively (a recursive walk is what deep input would break)."""
-    stack: list[tuple[Any, int, str]] = [(value, 0, "$")]
+def _check_integers(value: Any, where: str) -> None:
+    """Integers the store can hold, iteratively (parse_json has bounded the depth already)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while stack:
-        node, depth, where = stack.pop()
-        if depth > MAX_NESTING:
-            raise BadInput(f"is nested more than {MAX_NESTING} levels deep (at {where})")
+        node, path = stack.pop()
         if isinstance(node, dict):
-            stack.extend((v, depth + 1, where) for v in node.values())
+            stack.extend((v, (*path, k)) for k, v in node.items())
         elif isinstance(node, list):
-            stack.extend((v, depth + 1, where) for v in node)
+            stack.extend((v, (*path, i)) for i, v in enumerate(node))
         elif isinstance(node, int) and not isinstance(node, bool) and not -INT64_MAX - 1 <= node <= INT64_MAX:
-            raise BadInput(f"holds an integer too large to store ({str(node)[:20]}..., more than 2^63-1)")
+            spot = json_path(path)
+            message = f"holds an integer too large to store ({str(node)[:20]}..., more than 2^63-1)"
+            raise BadInput(f"{where}: {spot}: {message}", [Problem(spot, message)])
 
 
 # -- checking -----------------------------------------------------------------------------------
@@ -200,6 +164,32 @@ class Importer:
         self.d = d
         self._forms: dict[str, Any] = {}
         self.index: dict[str, tuple[str, int]] = {}
+
+    def form_words(self) -> tuple[str, ...]:
+        """What marks mail as meant for docket: "docket", and each form's name and titles."""
+        words = {"docket"}
+        for name in list_forms(self.d):
+            words.update({name.lower(), name.replace("-", " ").lower()})
+            try:
+                form = self.form(name)
+            except DocketError:  # a broken form is reported when a form names it, not here
+                continue
+            if form is not None:
+                words.update(t.strip().lower() for t in form.title.values() if len(t.strip()) >= 6)
+        return tuple(sorted(words))
+
+    def process(self, item: Item) -> Outcome:
+        """Check one candidate and, when it passed, store it in its own transaction.
+
+        The outcome is final; the document is dropped once stored, so the report keeps only
+        what it prints and the import holds one form at a time.
+        """
+        out = self.check(item)
+        item.data = None  # parsed: the bytes go now, not when the next input has been read
+        if out.status == "ready":
+            self.store(out)
+        out.document = None
+        return out
 
     def _lookup(self, key: str) -> tuple[str, int] | None:
         """The request an offline form with this key was imported as, if it was."""
@@ -242,14 +232,17 @@ class Importer:
             return Outcome(item.source, "refused", item.refused or "nothing to read")
         try:
             return self._check(item)
-        except RecursionError:
-            return Outcome(item.source, "refused", f"is nested more than {MAX_NESTING} levels deep")
         except DocketError as exc:
-            return Outcome(item.source, "refused", exc.message, exc.problems)
+            return Outcome(item.source, "refused", exc.message, [p for p in exc.problems if p.where])
+        except SQLAlchemyError as exc:
+            return Outcome(item.source, "refused", f"the store could not be read to check it: {store_reason(exc)}")
+        except RecursionError:  # only with [limits] max_json_depth set far above its default
+            return Outcome(item.source, "refused", "is nested too deeply to check (lower [limits] max_json_depth)")
 
     def _check(self, item: Item) -> Outcome:
         assert item.data is not None
-        envelope = parse_form_json(item.data, item.source)
+        envelope = parse_form_json(item.data, "the form", max_depth=self.d.config.limit("max_json_depth"),
+                                   max_int_digits=self.d.config.limit("max_json_int_digits"))
         if not isinstance(envelope, dict) or FORM_KEY not in envelope:
             return Outcome(item.source, "refused",
                            f"is not a docket offline form (no {FORM_KEY!r} envelope); export one with "
@@ -332,38 +325,48 @@ class Importer:
                                        origin=origin, write=remember)
             else:
                 result = self.d.submit(out.document, origin=origin, write=remember)
-        except IntegrityError:
-            if self._lookup(out.key):  # another import stored the same form first
-                out.status = "already-imported"
-                out.id, out.revision = self.index[out.key]
-                return
-            raise
         except DocketError as exc:
             out.status, out.message, out.problems = "refused", exc.message, _under_data(exc.problems)
+            return
+        except SQLAlchemyError as exc:
+            # One form's store error is that form's: its transaction was rolled back when it left
+            # the ``with``, and the next form starts on a clean connection.
+            if isinstance(exc, IntegrityError) and self._lookup_quietly(out.key):
+                out.status = "already-imported"  # another import stored the same form first
+                out.id, out.revision = self.index[out.key]
+                return
+            out.status = "refused"
+            out.message = f"the store refused it, so nothing of it was stored: {store_reason(exc)}"
             return
         out.status, out.id, out.revision = "imported", result["id"], result["revision"]
         self.index[out.key] = (out.id, out.revision)
 
+    def _lookup_quietly(self, key: str) -> tuple[str, int] | None:
+        try:
+            return self._lookup(key)
+        except SQLAlchemyError:
+            return None
+
+
+def store_reason(exc: SQLAlchemyError) -> str:
+    """The database's own first line about a failed statement, fit to show and to store."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return printable(reason[0] if reason else type(exc).__name__, 300)
+
 
 def max_upload_bytes(d: Docket, override: int | None = None) -> int:
-    """The size limit of one file or attachment: ``--max-bytes``, else docket.toml, else 1 GiB."""
+    """The size limit of one file, message or attachment: ``--max-bytes``, else docket.toml."""
     if override is not None:
         if override <= 0:
             raise BadInput(f"--max-bytes must be a positive number of bytes, not {override}")
         return override
-    value = d.config.limits.get("max_upload_bytes", DEFAULT_MAX_UPLOAD_BYTES)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise BadInput(f"[limits] max_upload_bytes in docket.toml must be a positive integer, not {value!r}")
-    return value
+    return d.config.limit("max_upload_bytes")
 
 
 def import_paths(d: Docket, paths: list[str | Path], *, max_bytes: int | None = None) -> ImportReport:
-    """Import every filled form found in ``paths``; see the module docstring."""
-    limit = max_upload_bytes(d, max_bytes)
-    items = walk_paths([str(p) for p in paths], limit)
+    """Import every filled form found in ``paths``, one at a time; see the module docstring."""
     importer = Importer(d)
-    outcomes = [importer.check(item) for item in items]  # phase 1: nothing written yet
-    for out in outcomes:  # phase 2
-        if out.status == "ready":
-            importer.store(out)
-    return ImportReport(outcomes)
+    limits = Limits(upload_bytes=max_upload_bytes(d, max_bytes), form_bytes=d.config.limit("max_form_bytes"),
+                    mime_parts=d.config.limit("max_mime_parts"),
+                    mime_depth=d.config.limit("max_mime_depth"), form_words=importer.form_words())
+    return ImportReport([importer.process(item) for item in walk_paths([str(p) for p in paths], limits)])

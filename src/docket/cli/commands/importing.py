@@ -14,12 +14,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import",
         help="import filled offline forms (JSON files, folders, .eml, mbox, Maildir); each form once",
-        description="Every form is checked (digest, schema) before anything is written. Exit 0: all "
-                    "imported or already imported; 1: some file was refused or altered; 2: bad usage.",
+        description="Each form is checked (digest, schema) and stored on its own, one input at a time: "
+                    "a refused form is reported with its reason and the others are still imported. "
+                    "Mail that could carry a form but does not show one (a broken MIME structure, a "
+                    "subject naming a form) is refused, not skipped. Exit 0: every form imported or "
+                    "already imported; 1: something was refused or altered; 2: bad usage.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="JSON file, folder, .eml file, mbox file or Maildir")
     p.add_argument("--max-bytes", type=int, metavar="N",
-                   help="refuse files and attachments larger than N bytes (default: [limits] max_upload_bytes)")
+                   help="refuse files, messages and attachments larger than N bytes "
+                        "(default: [limits] max_upload_bytes)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
