@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/form_interactive.py [--rounds 5]
 
-One ``docket serve`` (one Voila) serves a copy of ``notebooks/request.ipynb`` and a one-cell
-notebook showing a single button; headless Chromium (Debian's, never downloaded) loads each in
+Two ``docket serve`` processes with the same settings (each serves exactly one page) serve a
+copy of ``notebooks/request.ipynb`` and a one-cell notebook showing a single button; headless Chromium (Debian's, never downloaded) loads each in
 turn, alternating, and times from navigation to "a control is present and enabled" (the form's
 submit button; the trivial page's button). One warm-up load of each is not counted. Prints the
 medians and their ratio (target <= 2). Both pages pay the same Voila costs (a kernel start per
@@ -35,8 +35,8 @@ import docket  # noqa: E402
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
 PAGES = {
-    "request": ("request.ipynb?lang=en", ".docket-submit:not(:disabled)"),
-    "trivial": ("trivial.ipynb", ".bench-ready:not(:disabled)"),
+    "request": ("?lang=en", ".docket-submit:not(:disabled)"),
+    "trivial": ("", ".bench-ready:not(:disabled)"),
 }
 
 
@@ -80,21 +80,30 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         docket.init(tmp_path / "inst", project="bench").close()
-        pages = tmp_path / "notebooks"
-        pages.mkdir()
-        shutil.copy(ROOT / "notebooks" / "request.ipynb", pages / "request.ipynb")
-        trivial_notebook(pages / "trivial.ipynb")
-        port = free_port()
+        # docket serve serves DIR/request.ipynb alone: one folder per page.
+        folders = {name: tmp_path / name for name in PAGES}
+        for folder in folders.values():
+            folder.mkdir()
+        shutil.copy(ROOT / "notebooks" / "request.ipynb", folders["request"] / "request.ipynb")
+        trivial_notebook(folders["trivial"] / "request.ipynb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKET_")}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "docket.cli", "--instance", str(tmp_path / "inst"), "serve",
-             "--port", str(port), "--no-browser", "--notebook-dir", str(pages)],
-            stdout=subprocess.DEVNULL, env=env, start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}/voila/render/"
+        ports: list[int] = []
+        while len(ports) < len(folders):
+            port = free_port()
+            if port not in ports:
+                ports.append(port)
+        servers, bases = [], {}
+        for (name, folder), port in zip(folders.items(), ports, strict=True):
+            servers.append(subprocess.Popen(
+                [sys.executable, "-m", "docket.cli", "--instance", str(tmp_path / "inst"), "serve",
+                 "--port", str(port), "--no-browser", "--notebook-dir", str(folder)],
+                stdout=subprocess.DEVNULL, env=env, start_new_session=True,
+            ))
+            bases[name] = f"http://127.0.0.1:{port}/"
         times: dict[str, list[float]] = {name: [] for name in PAGES}
         try:
-            wait_up(f"http://127.0.0.1:{port}/")
+            for base in bases.values():
+                wait_up(base)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
                 for round_no in range(args.rounds + 1):
@@ -102,7 +111,7 @@ def main() -> int:
                         context = browser.new_context()
                         page = context.new_page()
                         start = time.perf_counter()
-                        page.goto(base + path)
+                        page.goto(bases[name] + path)
                         page.wait_for_selector(selector, state="visible", timeout=120_000)
                         elapsed = time.perf_counter() - start
                         context.close()
@@ -110,8 +119,9 @@ def main() -> int:
                             times[name].append(elapsed)
                 browser.close()
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            for server in servers:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
     request, trivial = (statistics.median(times[n]) for n in ("request", "trivial"))
     for name, values in times.items():
         print(f"{name:8s} median {statistics.median(values):.2f} s  "

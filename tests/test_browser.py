@@ -6,14 +6,7 @@ ever downloaded. Screenshots land in ``test-artifacts/`` (git-ignored) for a hum
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +14,8 @@ import pytest
 
 import docket
 
-from .conftest import ROOT
+from .conftest import EXAMPLES, ROOT
+from .test_serve import OTHER_EMAIL, make_crafted_folder, make_other_instance, serving
 
 pytestmark = pytest.mark.browser
 
@@ -29,28 +23,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
 ARTIFACTS = ROOT / "test-artifacts"
-PAGE = "/voila/render/request.ipynb"
+PAGE = "/"  # docket serve serves the request page alone, at the root
 LOAD_TIMEOUT = 60_000  # ms: a kernel start on a busy 2-core box
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"docket serve exited with {proc.returncode}: {proc.stderr.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -61,24 +35,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
     folder = tmp_path_factory.mktemp("browser") / "inst"
     docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKET_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "docket.cli", "--instance", str(folder), "serve", "--port", str(port), "--no-browser"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(base + "/", proc)
+    with serving(folder) as (base, proc):
         assert f"{base}{PAGE}" in proc.stdout.readline(), "docket serve prints the page URL"
         yield base, folder
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the session docket serve leads: itself, Voila, kernels
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +163,27 @@ def test_labels_follow_the_url_language(page: object, served: tuple[str, Path], 
     # The selector switches the page language without reloading.
     page.locator(".docket-language select").select_option(label="English")
     page.locator(".docket-title").get_by_text("Ingest request").wait_for(timeout=10_000)
+
+
+def test_the_address_cannot_open_another_instance(page: object, served: tuple[str, Path], tmp_path: Path) -> None:
+    """``?instance=`` used to open any folder: a visitor read the other instance's ``ocean-0001``
+    (its provider's e-mail in the form) and a crafted ``docket.toml`` made a store where it said."""
+    base, folder = served
+    with docket.open(folder) as d:
+        if not any(r["id"] == "ocean-0001" for r in d.list()):
+            d.submit(EXAMPLES / "requests" / "ctd-multilingual.json")
+    other = make_other_instance(tmp_path)
+    crafted, target = make_crafted_folder(tmp_path)
+    for query in (f"?instance={other}&id=ocean-0001", f"?instance={crafted}&id=ocean-0001"):
+        page.goto(f"{base}{PAGE}{query}")
+        page.wait_for_selector(".docket-page-error", timeout=LOAD_TIMEOUT)
+        assert "?instance" in page.locator(".docket-page-error").first.inner_text()
+        # Everything the page shows or holds: its text and every field's value.
+        seen = page.evaluate("""() => document.body.innerText + ' ' + Array.from(
+            document.querySelectorAll('input, textarea, select')).map(e => e.value).join(' ')""")
+        assert OTHER_EMAIL not in seen and page.locator(".docket-submit").count() == 0
+    shot(page, "form-other-instance-refused", ".docket-page-error")
+    assert not target.exists() and sorted(p.name for p in crafted.iterdir()) == ["docket.toml"]
+    # The served instance's own request still opens, with its own provider.
+    open_form(page, base, "?id=ocean-0001&lang=en")
+    assert page.locator(field("provider-email")).input_value() != OTHER_EMAIL

@@ -7,6 +7,8 @@ request page stores through the real core API into a real instance.
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from docket.api import Docket
-from docket.errors import InstanceError, NotFound
+from docket.errors import BadInput, InstanceError, NotFound
 from docket.forms import list_forms, load_form
 from docket.forms.page import RequestPage, query_parameters, request_page
 from docket.forms.renderer import FormView, render
@@ -278,16 +280,88 @@ def test_editing_a_record_keeps_what_the_form_does_not_show(dk: Docket) -> None:
     assert new["metadata"]["dataset_structural"] == old["metadata"]["dataset_structural"]
 
 
-def test_page_language_and_id_come_from_the_url(dk: Docket) -> None:
+def test_page_language_and_id_come_from_the_url(dk: Docket, monkeypatch: pytest.MonkeyPatch) -> None:
     first = dk.submit(CTD)
     assert query_parameters("lang=de&id=ocean-0001") == {"lang": "de", "id": "ocean-0001"}
-    widget = request_page(instance=str(dk.instance.root), query=f"lang=de&id={first['id']}")
+    monkeypatch.setenv("DOCKET_INSTANCE", str(dk.instance.root))
+    widget = request_page(query=f"lang=de&id={first['id']}")
     html = " ".join(str(getattr(w, "value", "")) for w in _widgets(widget))
     assert "Antrag auf Datenaufnahme" in html and "ocean-0001" in html
-    missing = request_page(instance=str(dk.instance.root), query="id=ocean-9999")
+    missing = request_page(query="id=ocean-9999")
     assert "no request &#x27;ocean-9999&#x27;" in missing.value
+    monkeypatch.delenv("DOCKET_INSTANCE")
     nowhere = request_page(query="")
     assert "no docket instance" in nowhere.value
+
+
+@pytest.mark.parametrize(("query", "why"), [
+    ("instance=/srv/other&id=ocean-0001", "?instance: is not a parameter"),
+    ("language=fr", "?language: is not a parameter"),
+    ("id=ocean-0001&id=ocean-0002", "?id: is given more than once"),
+    ("id=../../other/ocean-0001", "not a valid request id"),
+    ("id=ocean-0001.2", "not a valid request id"),
+    ("form=../../notebooks/qa", "not a valid form name"),
+    ("form=forms/ingest-request", "not a valid form name"),
+    ("form=", "not a valid form name"),
+    ("lang=../fr", "not a valid language code"),
+    ("lang=fr&" + "x" * 600, "too long"),
+    ("&".join(f"lang=fr{i}" for i in range(7)), "too many parameters"),
+])
+def test_page_address_is_checked_before_anything_opens(query: str, why: str) -> None:
+    """Only lang, form and id, once each and well-formed; anything else is refused, named."""
+    with pytest.raises(BadInput) as info:
+        query_parameters(query)
+    assert why in " ".join([info.value.message, *map(str, info.value.problems)])
+    widget = request_page(query=query)  # no DOCKET_INSTANCE either: refused before it is looked up
+    assert "docket-page-error" in widget.value and "no docket instance" not in widget.value
+
+
+def test_page_serves_only_the_servers_instance(dk: Docket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither the address nor the notebook can point the page at another folder (the finding:
+    ``?instance=`` opened any instance, read its records and made stores where it said)."""
+    import inspect
+    import json as json_
+
+    from .test_serve import OTHER_EMAIL, make_crafted_folder, make_other_instance
+
+    dk.submit(CTD)
+    other = make_other_instance(tmp_path)
+    crafted, target = make_crafted_folder(tmp_path)
+    monkeypatch.setenv("DOCKET_INSTANCE", str(dk.instance.root))
+    for query in (f"instance={other}&id=ocean-0001", f"instance={crafted}", f"instance={crafted}&id=ocean-0001"):
+        widget = request_page(query=query)
+        shown = " ".join(str(getattr(w, "value", "")) for w in _widgets(widget))
+        assert "docket-page-error" in shown and OTHER_EMAIL not in shown
+    assert not target.exists() and sorted(p.name for p in crafted.iterdir()) == ["docket.toml"]
+    # Forms and languages must be the instance's; the served instance's request opens as before.
+    assert "no form &#x27;qa&#x27;" in request_page(query="form=qa").value
+    assert "not written in &#x27;xx&#x27;" in request_page(query="lang=xx").value
+    shown = " ".join(str(getattr(w, "value", "")) for w in _widgets(request_page(query="id=ocean-0001")))
+    assert "ocean-0001" in shown and OTHER_EMAIL not in shown
+    # Nor can the notebook: neither it nor request_page has an instance parameter any more.
+    assert "instance" not in inspect.signature(request_page).parameters
+    notebook = json_.loads((ROOT / "notebooks" / "request.ipynb").read_text(encoding="utf-8"))
+    code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    assert not re.search(r"^\s*instance\s*=", code, re.M) and "instance=" not in code
+
+
+def test_page_never_creates_or_migrates_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even the served instance's store is opened as it is: a missing SQLite file stays missing."""
+    crafted, target = make_crafted_folder_for_page(tmp_path)
+    monkeypatch.setenv("DOCKET_INSTANCE", str(crafted))
+    widget = request_page(query="")
+    assert "does not exist; the page never creates one" in widget.value
+    assert not target.exists()
+    target.write_bytes(b"")  # an empty database: not at the newest migration, and left so
+    assert "not at the newest migration" in request_page(query="").value
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+def make_crafted_folder_for_page(root: Path) -> tuple[Path, Path]:
+    from .test_serve import make_crafted_folder
+
+    return make_crafted_folder(root)
 
 
 def _widgets(widget):

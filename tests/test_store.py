@@ -55,6 +55,65 @@ def test_broken_schema_override_is_a_clear_error(instance_dir: Path) -> None:
     assert result.code == 2 and "file.schema.json" in result.err and "Traceback" not in result.err
 
 
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    """A hard link where the file system allows one (instant, no space), else a copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
+def _runtime_for_nobody(into: Path) -> tuple[str, dict[str, str]]:
+    """An interpreter and environment with which ``nobody`` runs this checkout's docket.
+
+    The checkout may lie in a folder other users cannot enter (a clone under ``mktemp -d``, mode
+    0700), and so may the virtual environment inside it. What the child needs from there is
+    copied (hard-linked when possible) into ``into``, a folder everyone may read: docket's
+    source, its packaged data folders and the site-packages that lie in the checkout;
+    site-packages elsewhere are used in place. The interpreter is the environment's base
+    interpreter when the environment's own lies in the checkout (a venv's ``python`` is only a
+    link to it). Skips, naming it, only when that interpreter itself cannot be run by ``nobody``.
+    """
+    import site
+    import sysconfig
+
+    from docket.resources import data_dir
+
+    root = Path(__file__).resolve().parent.parent
+
+    def inside(path: Path) -> bool:
+        return path.resolve().is_relative_to(root)
+
+    shutil.copytree(Path(docket.__file__).parent, into / "src" / "docket", copy_function=_link_or_copy)
+    for name in ("prov_templates", "forms", "notebooks"):  # where resources.data_dir looks: beside src/
+        shutil.copytree(data_dir(name), into / name, copy_function=_link_or_copy)
+    paths = [str(into / "src")]
+    sites = dict.fromkeys([*site.getsitepackages(), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    for number, entry in enumerate(p for p in map(Path, sites) if p.is_dir()):
+        if inside(entry):  # without the editable install's traces of the checkout: src/ is above
+            target = into / f"site-{number}"
+            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy,
+                            ignore=lambda _d, names: [n for n in names if n == "docket" or n.endswith(".pth")])
+            paths.append(str(target))
+        else:
+            paths.append(str(entry))
+    python = sys.executable
+    if inside(Path(python).parent):
+        python = getattr(sys, "_base_executable", python)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKET_", "PYTHON"))}
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    probe = subprocess.run([*NOBODY, python, "-s", "-c", "pass"], capture_output=True, text=True, env=env,
+                           cwd=into, timeout=60)
+    if probe.returncode != 0 or inside(Path(python).parent):
+        pytest.skip(f"the interpreter {python} cannot be run by nobody (a folder on its path is closed to other "
+                    f"users, or it lies in the checkout): {probe.stderr.strip()[:200]}")
+    return python, env
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to act as another user")
 def test_read_only_instance_is_refused_and_unchanged() -> None:
     folder = Path(tempfile.mkdtemp(prefix="docket-ro-"))
@@ -65,11 +124,12 @@ def test_read_only_instance_is_refused_and_unchanged() -> None:
         with docket.open(inst) as d:
             d.submit(EXAMPLES / "requests" / "ctd-multilingual.json")
         before = (inst / "docket.sqlite").read_bytes()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKET_")}
+        # Everything the child reads lies in folder, whatever the checkout's folder lets others do.
+        python, env = _runtime_for_nobody(folder / "runtime")
+        request = shutil.copy(EXAMPLES / "requests" / "soil-several-files.json", folder / "request.json")
         proc = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "docket.cli",
-             "--instance", str(inst), "submit", str(EXAMPLES / "requests" / "soil-several-files.json")],
-            capture_output=True, text=True, env=env, timeout=120,
+            [*NOBODY, python, "-s", "-m", "docket.cli", "--instance", str(inst), "submit", str(request)],
+            capture_output=True, text=True, env=env, cwd=folder, timeout=120,
         )
         assert proc.returncode == 2, proc.stderr
         assert "read-only" in proc.stderr and "Traceback" not in proc.stderr
