@@ -29,6 +29,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/submit_throughput.py
 	$(BIN)/python benchmarks/hashing.py
 	$(BIN)/python benchmarks/checks_vs_frictionless.py
+	$(BIN)/python benchmarks/transfer_cli.py
+	$(BIN)/python benchmarks/input_memory.py
 
 clean:
 	rm -rf $(VENV) demo-instance

@@ -32,38 +32,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bigfiles import human, make_file, parse_size
+
 from docket.transfer import digest_file, fetch
 
 TARGET = 1.15
-UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
-def parse_size(text: str) -> int:
-    text = text.strip().upper().removesuffix("IB").removesuffix("B")
-    unit = text[-1] if text and text[-1] in UNITS else ""
-    return int(float(text[: len(text) - len(unit)]) * UNITS[unit])
 
 
-def human(n: int) -> str:
-    for unit in ("GiB", "MiB", "KiB"):
-        size = UNITS[unit[0]]
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} B"
 
 
-def make_file(path: Path, size: int) -> None:
-    block = os.urandom(16 * 1024 * 1024)
-    with open(path, "wb") as f:
-        left = size
-        while left > 0:
-            f.write(block[: min(left, len(block))])
-            left -= len(block)
-            block = block[1:] + block[:1]  # not the same block over and over
-    with open(path, "rb", buffering=0) as f:  # warm the page cache
-        buf = bytearray(8 * 1024 * 1024)
-        while f.readinto(buf):
-            pass
 
 
 def timed_rounds(contenders: dict[str, tuple], repeat: int) -> dict[str, list[float]]:
@@ -125,7 +104,7 @@ print(before, peak_kib(), elapsed, result.size)
 
 def measure_rss(folder: Path, size: int) -> dict:
     src = folder / "rss-source.bin"
-    make_file(src, size)
+    make_file(src, size, warm=True)
     out = folder / "rss-out"
     try:
         proc = subprocess.run(
@@ -161,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="docket-bench-", dir=args.dir) as tmp:
         folder = Path(tmp)
         src = folder / "source.bin"
-        make_file(src, size)
+        make_file(src, size, warm=True)
         dest = folder / "dest"
 
         def drop_copy() -> None:
