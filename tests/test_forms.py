@@ -266,6 +266,17 @@ def test_three_languages(language: str, label: str, submit: str, required: str) 
     assert list(title.inputs) == ["en", "fr", "de"]
 
 
+def test_the_page_says_a_password_was_not_stored(dk: Docket) -> None:
+    first = dk.submit(CTD)
+    page = RequestPage(dk, "ingest-request", "en", first["id"])
+    set_input(page.view, "files.0.location", "https://alice:s3cret@data.example.org/ctd.csv")
+    result = page.view.submit()
+    assert result["revision"] == 2
+    assert dk.get(first["id"])["files"][0]["location"] == "https://alice@data.example.org/ctd.csv"
+    summary = page.describe(result, "en")
+    assert "docket-warnings" in summary and "files[0].location" in summary and "s3cret" not in summary
+
+
 def test_editing_a_record_keeps_what_the_form_does_not_show(dk: Docket) -> None:
     first = dk.submit(CTD)
     page = RequestPage(dk, "ingest-request", "fr", first["id"])

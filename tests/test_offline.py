@@ -133,6 +133,21 @@ def test_relative_locations_are_relative_to_the_form_file(tmp_path: Path, instan
     assert stored["files"][0]["location"] == (tmp_path / "files" / "soil_sites.csv").as_uri()
 
 
+def test_a_password_in_an_imported_form_is_not_stored_and_the_import_says_so(
+        tmp_path: Path, instance_dir: Path) -> None:
+    data = request_data()
+    data["files"] = [{"name": "soil_sites.csv", "location": "https://alice:s3cret@data.example.org/soil.csv"}]
+    path = write_json(tmp_path / "f.json", fill(export_blank(tmp_path, instance_dir), data, sealed=True))
+    run = cli("import", path, "--json", instance=instance_dir)
+    assert run.code == 0, run.out + run.err
+    item = run.json()["items"][0]
+    assert item["status"] == "imported"
+    assert "files[0].location" in item["message"] and "data.example.org" in item["message"]
+    assert "s3cret" not in run.out + run.err
+    with docket.open(instance_dir) as d:
+        assert d.get(item["id"])["files"][0]["location"] == "https://alice@data.example.org/soil.csv"
+
+
 @pytest.mark.parametrize("alteration", ["form_version", "form_name", "schema", "data_after_sealing",
                                         "digest_removed", "language"])
 def test_a_form_altered_outside_the_form_is_refused_and_named_altered(

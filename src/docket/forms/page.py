@@ -205,8 +205,12 @@ class RequestPage:
         ]
         table = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{esc(k)}</th><td>{v}</td></tr>"
                         for k, v in rows)
+        # A password taken out of a URL was not stored: the provider must know the transfer will
+        # need the data centre's own credentials for that host.
+        warnings = "".join(f"<li>{esc(w['message'])}</li>" for w in result.get("warnings", []))
+        notes = f"<ul class='docket-warnings'>{warnings}</ul>" if warnings else ""
         return (f"<div class='docket-summary' data-id='{esc(record['id'])}' data-ref='{esc(ref)}'>"
-                f"<h3>{esc(heading)}: {esc(ref)}</h3><table>{table}</table>"
+                f"<h3>{esc(heading)}: {esc(ref)}</h3><table>{table}</table>{notes}"
                 f"<p class='docket-help'>{esc(t('summary_edit'))} <code>?id={esc(record['id'])}</code></p></div>")
 
 

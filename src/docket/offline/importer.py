@@ -339,6 +339,8 @@ class Importer:
             out.message = f"the store refused it, so nothing of it was stored: {store_reason(exc)}"
             return
         out.status, out.id, out.revision = "imported", result["id"], result["revision"]
+        # A password taken out of a URL: stored without it, and the data manager is told where.
+        out.message = "; ".join(w["message"] for w in result.get("warnings", []))
         self.index[out.key] = (out.id, out.revision)
 
     def _lookup_quietly(self, key: str) -> tuple[str, int] | None:
