@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -40,18 +41,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+def wait_for(base: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Until the server answers any HTTP request at all.
+
+    A missing page is asked for, not the form: each request for the form starts a kernel and runs
+    the notebook, and a poll that gave up after a short timeout under load would leave kernels
+    piling up behind it.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"docket serve exited with {proc.returncode}: {proc.stderr.read()}")
+            raise RuntimeError(f"docket serve exited with {proc.returncode}: {log.read_text(errors='replace')}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
+            with urllib.request.urlopen(base + "/docket-not-a-page", timeout=5):
+                return
+        except urllib.error.HTTPError:
+            return  # an answer: the server is up
         except OSError:
             time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
+    raise TimeoutError(f"{base} did not answer within {timeout} s")
 
 
 @contextmanager
@@ -60,14 +68,19 @@ def serving(instance: Path, *extra: str, cwd: Path | None = None) -> Iterator[tu
     started in ``cwd``: yields the base URL (``http://127.0.0.1:PORT``) and the process."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKET_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "docket.cli", "--instance", str(instance), "serve", "--port", str(port),
-         "--no-browser", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True, cwd=cwd,
-    )
+    # The server's output goes to a file: a pipe nobody reads fills up and stops the server
+    # mid-page once Voila and its kernels have logged 64 KiB.
+    log = Path(tempfile.mkstemp(prefix="docket-serve-", suffix=".log")[1])
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "docket.cli", "--instance", str(instance), "serve", "--port", str(port),
+             "--no-browser", *extra],
+            stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd,
+        )
+    proc.log_path = log  # type: ignore[attr-defined]  # what it printed, for tests to read
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(base + "/", proc)
+        wait_for(base, proc, log)
         yield base, proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the session docket serve leads: itself, Voila, kernels
@@ -76,6 +89,7 @@ def serving(instance: Path, *extra: str, cwd: Path | None = None) -> Iterator[tu
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log.unlink(missing_ok=True)
 
 
 def fetch(url: str) -> tuple[int, str]:
@@ -168,8 +182,8 @@ def test_serve_prints_the_one_page(world: dict, tmp_path: Path) -> None:
     """The address printed is the page itself; a --notebook-dir without request.ipynb is refused."""
     from .clirun import docket_cli
 
-    line = world["proc"].stdout.readline()
-    assert f"at {world['base']}/" in line
+    printed = world["proc"].log_path.read_text(errors="replace")
+    assert f"at {world['base']}/" in printed
     empty = tmp_path / "pages"
     empty.mkdir()
     refused = docket_cli("serve", "--no-browser", "--notebook-dir", str(empty), "--port", str(free_port()),
