@@ -92,7 +92,7 @@ def run_demo(folder: str | Path, say: Say = print) -> dict:
             target.write_bytes(data)
             say(f"   {fmt:<7} {len(data):>8} bytes  {target}")
         bundles = docket.prov_bundles(first)
-        say(f"   {len(bundles)} bundles: " + ", ".join(b["bundle_id"].split(":", 1)[1] for b in bundles))
+        say(f"   {len(bundles)} bundles: " + ", ".join(b["bundle_id"] for b in bundles))
     finally:
         docket.close()
     say("")
