@@ -196,7 +196,7 @@ def test_submit_is_refused_with_every_error_and_nothing_stored(dk: Docket) -> No
     assert record["metadata"]["project_descriptive"]["title"] == {"en": "CTD casts", "fr": "Profils CTD"}
     assert record["metadata"]["project_descriptive"]["keywords"] == ["ocean", "CTD"]
     provn = dk.prov("ocean-0001").get_provn()
-    assert "orcid:0000-0002-1825-0097" in provn and "Ana Lima" in provn
+    assert '"https://orcid.org/0000-0002-1825-0097" %% xsd:anyURI' in provn and "Ana Lima" in provn
 
     # Submitting again from the same page is a new revision, not a second request.
     set_input(view, "metadata.project_descriptive.title.de", "CTD-Profile")

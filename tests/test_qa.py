@@ -78,7 +78,7 @@ def relations(bundle: dict, kind: str) -> list[dict]:
 
 def qa_bundle(d: Docket, request_id: str, n: int) -> dict:
     prov = json.loads(d.export_prov(request_id, "json"))
-    return prov["bundle"][f"docket:{request_id}/qa/{n}/bundle"]
+    return prov["bundle"][f"{request_id}_qa_{n}:bundle"]
 
 
 def sha256(path: str | Path) -> str:
@@ -87,6 +87,14 @@ def sha256(path: str | Path) -> str:
 
 def literal(value: Any) -> Any:
     return value["$"] if isinstance(value, dict) else value
+
+
+def checksum_of(entities: dict, node: str) -> str:
+    """``sha256:<hex>`` of a node, read through its SPDX checksum entity (PROV-JSON)."""
+    checksum = entities[literal(entities[node]["spdx:checksum"])]
+    assert literal(checksum["prov:type"]) == "spdx:Checksum"
+    assert literal(checksum["spdx:algorithm"]) == "spdx:checksumAlgorithm_sha256"
+    return "sha256:" + literal(checksum["spdx:checksumValue"])
 
 
 def init(folder: Path) -> None:
@@ -177,31 +185,34 @@ def test_step_history_and_files_on_disk(seeded_run, d):
 def test_prov_has_the_run_its_plan_parameters_outputs_and_derivation(seeded_run, d):
     request_id, out = seeded_run["id"], seeded_run["result"].json()
     b = qa_bundle(d, request_id, 1)
-    activity = f"docket:{request_id}/qa/1"
-    report_id, executed_id = f"{activity}/report", f"{activity}/notebook"
+    activity, run = f"{request_id}_qa_1:activity", f"{request_id}_qa_1"  # docket.provenance.identifiers
+    report_id, executed_id = f"{run}:report", f"{run}:notebook"
     entities = b["entity"]
-    assert literal(entities[executed_id]["prov:location"]) == out["executed"]
-    assert literal(entities[executed_id]["dkt:digest"]) == sha256(out["executed"])
+    assert entities[executed_id]["prov:location"] == {"$": Path(out["executed"]).as_uri(), "type": "xsd:anyURI"}
+    assert checksum_of(entities, executed_id) == sha256(out["executed"])
     report = entities[report_id]
-    assert literal(report["dkt:digest"]) == sha256(out["report"])
+    assert checksum_of(entities, report_id) == sha256(out["report"])
     assert int(literal(report["dkt:errors"])) == out["errors"]
-    assert literal(report["dkt:status"]) == "invalid"
-    params = json.loads(literal(entities[f"{activity}/parameters"]["prov:value"]))
+    assert literal(report["dkt:verdict"]) == "invalid"
+    params = json.loads(literal(entities[f"{run}:parameters"]["prov:value"]))
     assert params["request_id"] == request_id and params["report_path"] == out["report"]
     generated = {(r["prov:entity"], r["prov:activity"]) for r in relations(b, "wasGeneratedBy")}
     assert {(report_id, activity), (executed_id, activity)} <= generated
     derived = {r["prov:usedEntity"] for r in relations(b, "wasDerivedFrom") if r["prov:generatedEntity"] == report_id}
     assert derived == {stored_file_id(request_id, 1, name) for name in OBS_FILES}
     used = {r["prov:entity"] for r in relations(b, "used")}
-    assert f"{activity}/parameters" in used and derived <= used
+    assert f"{run}:parameters" in used and derived <= used
     plans = [r for r in relations(b, "wasAssociatedWith") if r.get("prov:plan")]
     assert len(plans) == 1
     plan = entities[plans[0]["prov:plan"]]
-    assert literal(plan["dkt:digest"]) == sha256(ROOT / "notebooks" / "qa.ipynb")
+    assert literal(plan["prov:location"]) == (ROOT / "notebooks" / "qa.ipynb").as_uri()
+    assert checksum_of(entities, plans[0]["prov:plan"]) == sha256(ROOT / "notebooks" / "qa.ipynb")
     assert "SoftwareAgent" in json.dumps(b["agent"][plans[0]["prov:agent"]])
+    # the outcome and the step's status are the run's (the activity), the verdict the report's
     assert literal(b["activity"][activity]["dkt:outcome"]) == "failed"
+    assert literal(b["activity"][activity]["dkt:stepStatus"]) == "closed"
     # the stored files the report derives from are the ones the transfer bundle generated
-    transfer = json.loads(d.export_prov(request_id, "json"))["bundle"][f"docket:{request_id}/transfer/1/bundle"]
+    transfer = json.loads(d.export_prov(request_id, "json"))["bundle"][f"{request_id}_transfer_1:bundle"]
     assert derived <= set(transfer["entity"])
 
 
@@ -219,7 +230,7 @@ def test_selected_checks_only_and_survey_errors(d):
     locations = {(loc["row"], loc["column"], loc["value"])
                  for c in report["checks"] if c["id"] == "table.type" for loc in c["locations"]}
     assert locations == {(row, column, value) for _, row, column, value in SEEDED["survey.csv"]}
-    assert json.loads(qa_bundle(d, request_id, 1)["entity"][f"docket:{request_id}/qa/1/parameters"]
+    assert json.loads(qa_bundle(d, request_id, 1)["entity"][f"{request_id}_qa_1:parameters"]
                       ["prov:value"])["checks"] == ["table.type", "metadata"]
 
 
@@ -280,10 +291,10 @@ def test_a_crashing_notebook_ends_failed_and_is_recorded(tmp_path):
         assert (step["status"], step["outcome"]) == ("closed", "failed")
         assert "seeded crash" in step["comment"]
         b = qa_bundle(dk, request_id, 1)
-    activity = f"docket:{request_id}/qa/1"
+    activity = f"{request_id}_qa_1:activity"
     assert "seeded crash" in literal(b["activity"][activity]["dkt:reason"])
-    assert f"{activity}/notebook" in b["entity"]  # the executed notebook, with the error in it
-    assert f"{activity}/report" not in b["entity"]  # no report was written
+    assert f"{request_id}_qa_1:notebook" in b["entity"]  # the executed notebook, with the error in it
+    assert f"{request_id}_qa_1:report" not in b["entity"]  # no report was written
 
 
 # --------------------------------------------------------------------------- batch on Dask
@@ -309,7 +320,7 @@ def test_batch_of_three_on_two_workers_survives_a_failure(inst, d, capsys):
         assert run["outcome"] == "done" and run["errors"] == 0, run
         assert Path(run["report"]).is_file() and Path(run["executed"]).is_file()
         assert d.get(run["id"])["steps"]["qa"]["outcome"] == "done"
-        assert f"docket:{run['id']}/qa/1/report" in qa_bundle(d, run["id"], 1)["entity"]
+        assert f"{run['id']}_qa_1:report" in qa_bundle(d, run["id"], 1)["entity"]
     for request_id in ids:
         assert request_id not in pending(d)
     # a second run of one of them is run 2, in process; nothing else is pending here
@@ -355,4 +366,4 @@ def test_qa_batch_on_postgresql(tmp_path, pg_schema):
         for request_id in ids:
             qa = dk.get(request_id)["steps"]["qa"]
             assert (qa["status"], qa["outcome"]) == ("closed", "done")
-            assert f"docket:{request_id}/qa/1/report" in qa_bundle(dk, request_id, 1)["entity"]
+            assert f"{request_id}_qa_1:report" in qa_bundle(dk, request_id, 1)["entity"]

@@ -178,7 +178,7 @@ def test_review_roles_revisions_and_conflicts(dk) -> None:
     with pytest.raises(Refused, match="needs transfer closed/done"):
         dk.set_step(request_id, "qa", "in-progress")  # errors in transfer block qa
     step = dk.set_step(request_id, "transfer", "in-progress")
-    assert step["activity"] == f"docket:{request_id}/transfer/1"
+    assert step["activity"] == f"{request_id}_transfer_1:activity"
     states = [(h["kind"], h["to"]) for h in dk.history(request_id)]
     assert ("review", "approved") in states and ("step", "in-progress") in states
     with pytest.raises(Refused):

@@ -80,8 +80,8 @@ def test_example_request_transfers_with_registry_and_prov(dk, instance_dir: Path
         assert Path(entry["location"]).read_bytes() == source.read_bytes()
     assert dk.get(request_id)["steps"]["transfer"] == {"status": "closed", "outcome": "done"}
     provn = dk.export_prov(request_id, "provn").decode()
-    assert f"docket:{request_id}/transfer/1/file/soil_sites.csv" in provn
-    assert "wasDerivedFrom" in provn and "dkt:sha256" in provn
+    assert f"{request_id}_transfer_1_file:soil_sites.csv" in provn
+    assert "wasDerivedFrom" in provn and "spdx:checksumAlgorithm_sha256" in provn
 
 
 def test_dropped_connection_fails_the_step_and_leaves_no_partial_file(dk, instance_dir: Path, server: str) -> None:
@@ -98,6 +98,10 @@ def test_dropped_connection_fails_the_step_and_leaves_no_partial_file(dk, instan
     assert [f["name"] for f in body["failures"]] == ["cut.csv"], body["failures"]
     stored = instance_dir / "files" / request_id / "1"
     assert sorted(p.name for p in stored.iterdir()) == ["good.csv"]
+    # locations are IRIs: the source's the URL as given, the stored file's its file: URI
+    locations = {str(next(iter(r.get_attribute("prov:type")))): next(iter(r.get_attribute("prov:location"))).uri
+                 for b in dk.prov(request_id).bundles for r in b.get_records() if r.get_attribute("prov:location")}
+    assert locations == {"dkt:SourceFile": f"{server}/good.csv", "dkt:StoredFile": (stored / "good.csv").as_uri()}
     rows = {r["name"]: r for r in dk.files(request_id)}
     assert rows["good.csv"]["status"] == "stored" and rows["cut.csv"]["status"] == "failed"
     assert "cut.csv" in dk.get(request_id)["steps"]["transfer"]["comment"]

@@ -27,7 +27,7 @@ from docket.documents import check_json_value, check_text, load_json_file
 from docket.errors import BadInput, Conflict, NotFound, Refused
 from docket.instance import Instance
 from docket.provenance import identifiers as ids
-from docket.provenance.recorder import Id, Recorder
+from docket.provenance.recorder import Id, Recorder, Uri
 from docket.store import Store, tables
 from docket.text import pick
 from docket.transfer.credentials import strip_passwords
@@ -294,8 +294,10 @@ class Docket:
         from docket.provenance.export import get, serialize
 
         serializer = get(fmt)  # an unknown format is bad usage, whatever the id
-        if not serializer.readable:  # a picture (dot, svg): the request's story as one graph
-            return serialize(picture(self.prov_bundles(request_id)), fmt)
+        if not serializer.readable:  # a picture (dot, svg, html): the request's story as one graph
+            context = ({"request_id": request_id, "languages": list(self.config.languages)}
+                       if serializer.contextual else {})
+            return serialize(picture(self.prov_bundles(request_id)), fmt, **context)
         return serialize(self.prov(request_id), fmt)
 
     # -- writing -----------------------------------------------------------------------------
@@ -314,8 +316,10 @@ class Docket:
         when a password was taken out of a URL. Invalid input raises before anything is written.
         ``write(conn, id, revision)`` adds a caller's own rows to the same transaction.
         """
+        received = now()  # the submission activity starts here, before loading and validation
         # A password in a URL is taken out before anything (validation messages included) sees it.
         doc, warnings = strip_passwords(self._load(document))
+        validated = now()
         self.schemas.validate("request", doc, "request")
         actor = self._acting(doc, actor)
         project = doc.get("project") or self.config.project
@@ -341,7 +345,8 @@ class Docket:
                           also=[("step", "request", "open", "closed", "done", None)])
             self._audit(conn, actor, "submit", request_id, {"revision": 1, "digest": content_digest}, origin, at)
             self._record_prov(conn, request_id, "request", "submission",
-                              self._submission_values(record, actor, at, None, content_digest))
+                              self._submission_values(record, None, content_digest, started=received,
+                                                      validated=validated, from_state=None))
             if write is not None:
                 write(conn, request_id, 1)
         return {"id": request_id, "revision": 1, "digest": content_digest, **_warned(warnings)}
@@ -361,10 +366,12 @@ class Docket:
         approved record keeps its state). The earlier revision is never changed.
         """
         request_id, _ = parse_ref(request_id)
+        received = now()  # the submission activity starts here, before loading and validation
         # A record as `docket show --json` prints it may come back edited: what docket adds to a
         # request (id, revision, states, steps, audit fields) is docket's, not the editor's.
         doc = {k: v for k, v in self._load(document).items() if k not in self._record_only}
         doc, warnings = strip_passwords(doc)  # as in submit: never stored, never echoed
+        validated = now()
         self.schemas.validate("request", doc, "request")
         actor = self._acting(doc, actor)
         at = now()
@@ -388,7 +395,8 @@ class Docket:
                               "new revision")
             self._audit(conn, actor, "revise", request_id, {"revision": revision, "minor": minor}, origin, at)
             self._record_prov(conn, request_id, "request", "submission",
-                              self._submission_values(record, actor, at, revision - 1, content_digest))
+                              self._submission_values(record, revision - 1, content_digest, started=received,
+                                                      validated=validated, from_state=row.review_state))
             if write is not None:
                 write(conn, request_id, revision)
         return {"id": request_id, "revision": revision, "digest": content_digest, **_warned(warnings)}
@@ -404,6 +412,7 @@ class Docket:
         origin: str | None = None,
     ) -> dict[str, Any]:
         """Move the review state (submit, approve, reject, withdraw, retire), by role."""
+        started = now()  # the review activity starts with the reviewer's call
         request_id, _ = parse_ref(request_id)
         actor = actor or Actor(default_actor(), "reviewer")
         if comment is not None:
@@ -411,6 +420,7 @@ class Docket:
         at = now()
         with self.store.transaction() as conn:
             row = self._request_row(conn, request_id)
+            read = now()  # when the revision under review was read (the usage)
             _expect_revision(row, expected_revision)
             check_review_transition(row.review_state, to_state, actor.role)
             if to_state == "rejected" and not comment:
@@ -432,9 +442,14 @@ class Docket:
                 "activity": Id(ids.step_id(request_id, "review", n)),
                 "request": Id(ids.revision_id(request_id, row.revision)),
                 "revision": row.revision,
-                "decision": Id(f"{ids.step_id(request_id, 'review', n)}/decision"),
+                "decision": Id(ids.step_node(request_id, "review", n, "decision")),
+                # the state is the decision's (a revision entity keeps its attributes for ever)
                 "fromState": row.review_state, "toState": to_state, "comment": comment,
-                **self._agent_values("reviewer", actor), **self._software_values(), "startTime": at, "endTime": at,
+                # the review step, when this decision moved it (approval closes it)
+                "stepStatus": step_outcome[0] if step_outcome else None,
+                "outcome": step_outcome[1] if step_outcome else None,
+                **self._agent_values("reviewer", actor), **self._software_values(),
+                "startTime": started, "usedTime": read, "endTime": now(),  # end: just before the commit
             }, n=n)
         return {"id": request_id, "revision": row.revision, "review_state": to_state}
 
@@ -481,11 +496,11 @@ class Docket:
                 "activity": Id(ids.step_id(request_id, step, n)),
                 "request": Id(ids.revision_id(request_id, row.revision)),
                 "revision": row.revision,
-                "outcome": outcome, "startTime": at, "endTime": at,
+                "stepStatus": status, "outcome": outcome, "startTime": at,
                 **self._software_values(),
                 **((prov_values(n) if callable(prov_values) else prov_values) or {}),
             }
-            values["endTime"] = at
+            values["endTime"] = now()  # just before the commit, whatever the step measured
             self._record_prov(conn, request_id, step, STEPS[step], values, n=n)
         return {"id": request_id, "step": step, "n": n, "status": status, "outcome": outcome,
                 "activity": ids.step_id(request_id, step, n)}
@@ -623,32 +638,43 @@ class Docket:
         })
 
     def _agent_values(self, var: str, actor: Actor) -> dict[str, Any]:
-        return {var: Id(actor.prov_id), f"{var}Name": actor.name, f"{var}Email": actor.email}
+        """A person's variables: the opaque identifier, name, e-mail and ORCID IRI (``xsd:anyURI``:
+        an IRI ending in digits cannot be a PROV-XML identifier, so it is an attribute)."""
+        orcid = ids.orcid_uri(actor.orcid)
+        return {var: Id(actor.prov_id), f"{var}Name": actor.name, f"{var}Email": actor.email,
+                f"{var}Orcid": Uri(orcid) if orcid else None}
 
     def _software_values(self) -> dict[str, Any]:
         return {"software": Id(ids.software_id()), "softwareVersion": __version__}
 
-    def _submission_values(self, record: dict, actor: Actor, at: datetime, previous: int | None,
-                           content_digest: str) -> dict[str, Any]:
+    def _submission_values(self, record: dict, previous: int | None, content_digest: str, *,
+                           started: datetime, validated: datetime, from_state: str | None) -> dict[str, Any]:
+        """The submission template's values. The review state the submission left the request in
+        is the activity's (``toState``), not the revision entity's: an entity's attributes hold for
+        its whole life, and the revision is later approved or rejected."""
         request_id, revision = record["id"], record["revision"]
         schema = record["schema"]
         provider = record["provider"]
+        revision_id = ids.revision_id(request_id, revision)
         return {
             "activity": Id(ids.step_id(request_id, "request", revision)),
-            "request": Id(ids.revision_id(request_id, revision)),
+            "request": Id(revision_id),
             "previous": Id(ids.revision_id(request_id, previous)) if previous else None,
             "revision": revision,
             "title": self._title(record),
             "digest": content_digest,
-            "reviewState": record["review_state"],
-            "schema": Id(f"docket:schema/{schema['version'] or 'unversioned'}/request"),
+            "digestChecksum": Id(ids.child(revision_id, "sha256")),
+            "digestChecksumRef": Id(ids.child(revision_id, "sha256")),
+            "fromState": from_state,
+            "toState": record["review_state"],
+            "validatedTime": validated,
+            "schema": Id(ids.schema_id(schema["version"])),
             "schemaVersion": schema["version"],
-            "provider": Id(ids.person_id(provider.get("email"), provider.get("orcid"), provider["name"])),
-            "providerName": provider["name"],
-            "providerEmail": provider.get("email"),
+            **self._agent_values("provider", Actor(provider["name"], "provider", provider.get("email"),
+                                                   provider.get("orcid"))),
             **self._software_values(),
-            "startTime": at,
-            "endTime": at,
+            "startTime": started,  # received, before validation
+            "endTime": now(),  # the revision is written: just before the commit
         }
 
     def _record_prov(self, conn: Connection, request_id: str, step: str, template: str, values: dict[str, Any],

@@ -535,24 +535,31 @@ def _prov_of(ctx: Context, request_id: str, req: Any, rows: list[Any], history: 
             yield Finding("prov.bundles", "error", request_id,
                           f"no submission bundle for revision{'s' if len(missing) > 1 else ''} "
                           f"{', '.join(map(str, missing))}", request_id)
-    # Every write that adds history adds one bundle ending at the same instant: a history
-    # row with no bundle ending then is a step whose provenance was lost.
-    ends: dict[str | None, set[datetime]] = defaultdict(set)
+    # Every write that adds history adds, in the same transaction, one bundle whose activity
+    # runs from (at the latest) that instant to just before the commit: a history row in no such
+    # bundle's span is a step whose provenance was lost. (docket 0.1's activities started and
+    # ended at the history's instant; they fit too.) Review-state rows are written by reviews
+    # and by submissions and revisions.
+    spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for r in rows:
         end = _as_time(_bound(r.bindings, "endTime"))
         if end is not None:
-            ends[r.step].add(end)
-            ends[None].add(end)
+            start = _as_time(_bound(r.bindings, "startTime")) or end
+            spans[r.step].append((start, end))
+
+    def recorded(at: datetime, steps: tuple[str, ...]) -> bool:
+        return any(start <= at <= end for step in steps for start, end in spans.get(step, ()))
+
     for hr in history:
         at = _utc(hr.at)
         if hr.kind == "step" and hr.step:
             if hr.to_state == "in-progress":
                 continue  # by design no bundle: the activity is recorded once, when it ends
-            if at not in ends.get(hr.step, set()):
+            if not recorded(at, (hr.step,)):
                 yield Finding("prov.bundles", "error", f"{request_id} step {hr.step} at {at.isoformat()}",
                               f"the history records the {hr.step} step but no {hr.step} PROV bundle "
                               "was recorded with it", request_id)
-        elif at not in ends[None]:
+        elif not recorded(at, ("review", "request")):
             yield Finding("prov.bundles", "error", f"{request_id} review at {at.isoformat()}",
                           "the history records a review-state change but no PROV bundle was recorded "
                           "with it", request_id)

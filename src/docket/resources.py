@@ -1,4 +1,5 @@
-"""Where docket finds its packaged data: PROV templates, forms, notebooks and JSON Schemas.
+"""Where docket finds its packaged data: PROV templates, forms, notebooks, JSON Schemas and the
+PROV vocabulary.
 
 The repository keeps ``prov_templates/``, ``forms/`` and ``notebooks/`` at its top level (so a data
 centre sees and edits them as files); a wheel carries copies under ``docket/_data``. This module is
@@ -18,6 +19,12 @@ def data_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"docket's packaged folder {name!r} is missing from this installation")
+
+
+def vocabulary_path() -> Path:
+    """docket's own RDF vocabulary (``vocabulary/vocabulary.ttl``): the ``dkt:`` terms its PROV
+    uses, and the mapping of docket 0.1's ``https://docket.invalid/ns#`` terms to them."""
+    return data_dir("vocabulary") / "vocabulary.ttl"
 
 
 def schema_dir() -> Path:

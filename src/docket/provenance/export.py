@@ -19,6 +19,7 @@ trig      PROV-O as TriG (one named graph a bundle)   yes, bundles and all
 jsonld    PROV-JSONLD                                 yes, bundles and all
 dot       Graphviz DOT text of the PROV graph         no (a picture)
 svg       SVG picture, drawn without system Graphviz  no (a picture)
+html      a timeline page for people, the SVG inside  no (a page; see :mod:`docket.provenance.html`)
 ========  ==========================================  =============================================
 
 The SVG is drawn by the ``graphviz-pure`` executable (a Rust port of ``dot`` shipped as a PyPI
@@ -81,6 +82,9 @@ class Serializer(ABC):
     media_type: ClassVar[str] = "application/octet-stream"
     #: Whether :meth:`deserialize` can read this format back.
     readable: ClassVar[bool] = False
+    #: Whether :meth:`serialize` takes the request's context from the API (``request_id``, the
+    #: instance's ``languages``), as the HTML timeline does.
+    contextual: ClassVar[bool] = False
 
     @abstractmethod
     def serialize(self, document: ProvDocument, **options: Any) -> bytes:
@@ -166,6 +170,12 @@ def _fixed_rdf_serializer() -> type:
        every candidate node carries an influencer and none of them is the triple's object.
     2. rdflib binds ~25 well-known prefixes (brick, csvw, schema...) to every new graph, and
        prov copies them all into the document; only the file's own prefixes are kept here.
+
+    And one encoding choice: an IRI value that is not a qualified name (an ``xsd:anyURI`` in
+    PROV-JSON, such as a ``file:`` URI in ``prov:location``) is written as an IRI, not as a
+    string typed ``xsd:anyURI``: PROV-O's ``prov:atLocation`` is an object property, and RDF
+    tools follow IRIs, not strings. Read back, an IRI outside every declared namespace is such a
+    value again (prov would mint a namespace for it and make it a qualified name).
     """
     from prov.serializers import provrdf
     from rdflib import Dataset, URIRef
@@ -188,6 +198,16 @@ def _fixed_rdf_serializer() -> type:
                     getattr(bundle, name)(subj, str(obj))
                     return
             super()._decode_relation_triple(graph, bundle, state, subj, pred, obj, relation_mapper)
+
+        def encode_rdf_representation(self, value):
+            if isinstance(value, provrdf.pm.Identifier) and not isinstance(value, provrdf.pm.QualifiedName):
+                return URIRef(value.uri)
+            return super().encode_rdf_representation(value)
+
+        def decode_rdf_representation(self, literal, graph):
+            if isinstance(literal, URIRef) and self.valid_identifier(literal) is None:
+                return provrdf.pm.Identifier(str(literal))
+            return super().decode_rdf_representation(literal, graph)
 
         def deserialize(self, stream, rdf_format="trig", **kwargs):
             container = Dataset(default_union=True)
@@ -215,10 +235,8 @@ class _ProvO(Serializer):
     readable = True
 
     def serialize(self, document: ProvDocument, **options: Any) -> bytes:
-        from prov.serializers.provrdf import ProvRDFSerializer
-
         buf = io.BytesIO()
-        ProvRDFSerializer(document).serialize(buf, rdf_format=self.rdf_format, **options)
+        _fixed_rdf_serializer()(document).serialize(buf, rdf_format=self.rdf_format, **options)
         return buf.getvalue()
 
     def deserialize(self, data: bytes, **options: Any) -> ProvDocument:
@@ -420,3 +438,6 @@ for _name, _cls in (
     register(_name, _cls)
 
 del _name, _cls
+
+# The HTML timeline builds on the SVG above and registers itself as "html" when imported.
+import docket.provenance.html  # noqa: E402, F401

@@ -28,6 +28,7 @@ from docket.api import Actor, now, parse_ref
 from docket.errors import BadInput, Conflict, DocketError, InstanceError
 from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id
+from docket.provenance.terms import checksum_hex, checksum_id, location_iri
 from docket.resources import data_dir
 from docket.steps.transfer import stored_file_id
 from docket.store import tables
@@ -182,8 +183,9 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
         "report_path": str(report_path),
     }
 
-    started = now()
+    started = now()  # papermill starts: the run's start, and when it used its inputs
     reason = execute(notebook, executed, parameters, run_dir, docket, progress)
+    finished = now()  # papermill is done: the executed notebook and the report are generated
     report = None
     if reason is None:
         report, reason = read_report(report_path)
@@ -195,31 +197,44 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
         if step_n != n:
             raise Conflict(f"{request_id}: another qa run was recorded while this one (#{n}) ran; "
                            "run qa again")
-        base = ids.step_id(request_id, "qa", n)
+        short = checksum_hex(notebook_digest)[:16]
+        plan = ids.notebook_id(NOTEBOOK_NAME, short)
         values: dict[str, Any] = {
             "checked": checked,
-            "notebook": Id(f"docket:notebook/{NOTEBOOK_NAME}/{notebook_digest.split(':')[-1][:16]}"),
-            "notebookLocation": str(notebook),
-            "notebookDigest": notebook_digest,
-            "qaNotebook": Id(ids.software_id(notebook.name, notebook_digest.split(":")[-1][:16])),
-            "parameters": Id(f"{base}/parameters"),
+            "checkedTime": [started] * len(checked),  # every stored file is used from the start
+            "notebook": Id(plan),
+            "notebookLocation": location_iri(notebook),
+            "notebookChecksum": checksum_id(plan, "sha256"),
+            "notebookChecksumRef": checksum_id(plan, "sha256"),
+            "notebookDigest": checksum_hex(notebook_digest),
+            "notebookVersion": short,
+            "qaNotebook": Id(ids.software_id(notebook.name, short)),
+            "parameters": Id(ids.step_node(request_id, "qa", n, "parameters")),
             "parametersJson": json.dumps(parameters, sort_keys=True),
             "reason": reason,
             "startTime": started,
+            "finishedTime": finished,
         }
         if executed.is_file():
-            values.update(executed=Id(f"{base}/notebook"), executedLocation=str(executed),
-                          executedDigest=sha256_of(executed))
+            node = ids.step_node(request_id, "qa", n, "notebook")
+            values.update(executed=Id(node), executedLocation=location_iri(executed),
+                          executedChecksum=checksum_id(node, "sha256"),
+                          executedChecksumRef=checksum_id(node, "sha256"),
+                          executedDigest=checksum_hex(sha256_of(executed)))
         if report is not None:
-            values.update(report=Id(f"{base}/report"), reportLocation=str(report_path),
-                          reportDigest=sha256_of(report_path), errors=summary["errors"],
+            node = ids.step_node(request_id, "qa", n, "report")
+            values.update(report=Id(node), reportLocation=location_iri(report_path),
+                          reportChecksum=checksum_id(node, "sha256"),
+                          reportChecksumRef=checksum_id(node, "sha256"),
+                          reportDigest=checksum_hex(sha256_of(report_path)), errors=summary["errors"],
                           warnings=summary["warnings"],
                           checksRun=summary["checks"] - summary["not-checked"],
-                          status="valid" if report.valid else "invalid")
+                          verdict="valid" if report.valid else "invalid")
         if actor.role != "system":
-            values.update(operator=Id(actor.prov_id), operatorName=actor.name, operatorEmail=actor.email)
+            values.update(docket._agent_values("operator", actor))
         if not checked:
             values.pop("checked")
+            values.pop("checkedTime")
         return values
 
     def record_measurements(conn: Any, row: Any) -> None:

@@ -45,7 +45,9 @@ from tqdm import tqdm
 
 from docket.api import Actor, now, parse_ref
 from docket.errors import Conflict, DocketError, InstanceError
+from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id
+from docket.provenance.terms import checksum_id, location_iri, media_type_iri, source_iri
 from docket.store import tables
 from docket.transfer import FetchedFile, SourceContext, TransferFailed, fetch
 from docket.transfer.fetch import LEFTOVER_PREFIX, PARTIAL_PREFIX, claim
@@ -402,6 +404,7 @@ def _attempt(docket: Docket, request_id: str, revision: int, actor: Actor, stagi
     ctx = source_context(docket)
     started = now()
     fetched: list[FetchedFile] = []
+    times: dict[str, tuple[datetime, datetime]] = {}  # name -> (read began, stored): PROV's times
     failures: list[dict[str, str]] = []
     doc = docket.get(request_id, revision)
     bar = tqdm(doc["files"], desc=f"transfer {request_id}", unit="file", disable=not progress)
@@ -410,10 +413,12 @@ def _attempt(docket: Docket, request_id: str, revision: int, actor: Actor, stagi
         try:
             if final.is_dir() and not final.is_symlink():
                 raise Conflict(f"{final} is a folder; a file cannot take its name")
+            began = now()
             item = fetch(entry["location"], staging.path, entry["name"],
                          max_bytes=max_bytes, declared_size=entry.get("size"),
                          replace=True, context=ctx)
             fetched.append(dataclasses.replace(item, path=final))
+            times[item.name] = (began, now())
         except DocketError as exc:
             failures.append({"name": entry["name"], "location": entry["location"], "reason": exc.message})
         except OSError as exc:  # a file system error outside fetch()'s own handling: still a failure
@@ -443,21 +448,28 @@ def _attempt(docket: Docket, request_id: str, revision: int, actor: Actor, stagi
                       {"attempt": staging.attempt, "revision": revision, "files": names}, None, now())
 
     def prov_values(n: int) -> dict[str, Any]:
-        base = f"{transfer_id(request_id, n)}"
+        files = [stored_file_id(request_id, n, i.name) for i in fetched]
         values: dict[str, Any] = {
-            "source": [Id(f"{base}/source/{_quote(i.name)}") for i in fetched],
-            "sourceLocation": [i.source for i in fetched],
-            "file": [Id(stored_file_id(request_id, n, i.name)) for i in fetched],
-            "storedLocation": [str(i.path) for i in fetched],
+            "source": [Id(ids.source_file_id(request_id, n, i.name)) for i in fetched],
+            # IRIs: the URL as given (password already taken out), a local path as its file: URI
+            "sourceLocation": [source_iri(i.source, i.resolved) for i in fetched],
+            "readTime": [times[i.name][0] for i in fetched],
+            "file": [Id(f) for f in files],
+            "storedLocation": [location_iri(i.path) for i in fetched],
+            "storedTime": [times[i.name][1] for i in fetched],
             "size": [i.size for i in fetched],
+            "mediaType": [media_type_iri(i.media_type) for i in fetched],
+            # SPDX checksums: one spdx:Checksum entity per file and algorithm
+            "md5Checksum": [checksum_id(f, "md5") for f in files],
             "md5": [i.md5 for i in fetched],
+            "sha256Checksum": [checksum_id(f, "sha256") for f in files],
             "sha256": [i.sha256 for i in fetched],
-            "mediaType": [i.media_type for i in fetched],
+            "checksums": [[checksum_id(f, "md5"), checksum_id(f, "sha256")] for f in files],
             "reason": reason,
             "startTime": started,
         }
         if actor.role != "system":
-            values.update(operator=Id(actor.prov_id), operatorName=actor.name, operatorEmail=actor.email)
+            values.update(docket._agent_values("operator", actor))
         if not fetched:  # nothing arrived: no file statements to expand
             values = {k: v for k, v in values.items() if not isinstance(v, list)}
         return values
@@ -472,18 +484,13 @@ def _attempt(docket: Docket, request_id: str, revision: int, actor: Actor, stagi
 
 
 def transfer_id(request_id: str, n: int) -> str:
-    return f"docket:{request_id}/transfer/{n}"
+    """The activity of transfer ``n`` (see :mod:`docket.provenance.identifiers`)."""
+    return ids.step_id(request_id, "transfer", n)
 
 
 def stored_file_id(request_id: str, n: int, name: str) -> str:
     """The PROV entity of a file as transfer ``n`` stored it (what QA runs check)."""
-    return f"{transfer_id(request_id, n)}/file/{_quote(name)}"
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
+    return ids.stored_file_id(request_id, n, name)
 
 
 __all__ = ["COMMIT_ACTION", "STAGING_PREFIX", "Leftover", "find_leftovers", "run_transfer",
