@@ -52,24 +52,28 @@ def records(doc: ProvDocument, kind: str) -> list:
 # --- the note's examples -------------------------------------------------------------------
 
 
+#: The PROV-Template note's example 2 expanded with ``tmpl:order``: what the reference gives.
+NOTE_EXAMPLE_2 = sorted(
+    [
+        'agent(ex:ag1, [tmpl:order="[0]"])',
+        'agent(ex:ag2, [tmpl:order="[1]"])',
+        'entity(ex:en1, [tmpl:order="[0]"])',
+        'entity(ex:en2, [tmpl:order="[1]"])',
+        'entity(ex:en3, [tmpl:order="[2]"])',
+        'wasAttributedTo(ex:en1, ex:ag1, [tmpl:order="[0, 0]"])',
+        'wasAttributedTo(ex:en1, ex:ag2, [tmpl:order="[1, 0]"])',
+        'wasAttributedTo(ex:en2, ex:ag1, [tmpl:order="[0, 1]"])',
+        'wasAttributedTo(ex:en2, ex:ag2, [tmpl:order="[1, 1]"])',
+        'wasAttributedTo(ex:en3, ex:ag1, [tmpl:order="[0, 2]"])',
+        'wasAttributedTo(ex:en3, ex:ag2, [tmpl:order="[1, 2]"])',
+    ]
+)
+
+
 def test_note_example_2_cartesian_product_in_index_order():
     template, bindings = fixture("attribution")
     doc = expand(template, bindings, add_order=True).document
-    assert statements(doc) == sorted(
-        [
-            'agent(ex:ag1, [tmpl:order="[0]"])',
-            'agent(ex:ag2, [tmpl:order="[1]"])',
-            'entity(ex:en1, [tmpl:order="[0]"])',
-            'entity(ex:en2, [tmpl:order="[1]"])',
-            'entity(ex:en3, [tmpl:order="[2]"])',
-            'wasAttributedTo(ex:en1, ex:ag1, [tmpl:order="[0, 0]"])',
-            'wasAttributedTo(ex:en1, ex:ag2, [tmpl:order="[1, 0]"])',
-            'wasAttributedTo(ex:en2, ex:ag1, [tmpl:order="[0, 1]"])',
-            'wasAttributedTo(ex:en2, ex:ag2, [tmpl:order="[1, 1]"])',
-            'wasAttributedTo(ex:en3, ex:ag1, [tmpl:order="[0, 2]"])',
-            'wasAttributedTo(ex:en3, ex:ag2, [tmpl:order="[1, 2]"])',
-        ]
-    )
+    assert statements(doc) == NOTE_EXAMPLE_2
     # the bundle keeps the template's (constant) identifier
     assert next(iter(doc.bundles)).identifier == EX["b"]
     # the order of instantiation is the note's: the first group (var:a) varies fastest

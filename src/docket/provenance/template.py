@@ -8,7 +8,9 @@ tool (ProvToolbox's ``provconvert -bindings``) can reproduce the expansion.
 
 The public API is small:
 
-* :class:`Bindings` -- the bindings in the note's JSON form (``var``, ``vargen``, ``context``);
+* :class:`Bindings` -- the bindings in the note's JSON form (``var``, ``vargen``, ``context``,
+  and ProvToolbox's ``linked`` and ``@documentation``); :meth:`Bindings.load` also reads bindings
+  written as PROV (see :mod:`docket.provenance.bindings`, which converts between the forms);
 * :func:`load_template` -- read a template file (PROV-JSON, PROV-XML, PROV-N, Turtle/TriG);
 * :func:`expand` -- expand a template, returning an :class:`Expansion`: the expanded document
   (one bundle) and the *complete* bindings, including the identifiers generated for unbound
@@ -20,7 +22,9 @@ Expansion rules (the note's, with docket's choices where the note leaves room):
 * A *group variable* is a variable in a node position: the identifier of an entity, activity or
   agent, or an argument of a relation (entity, activity, agent, plan, ...). Each statement is
   instantiated once per combination of the values of its group variables (Cartesian product),
-  except that variables linked with ``tmpl:linked`` form one group and change value in lockstep.
+  except that variables linked with ``tmpl:linked`` (or by the bindings' ``linked`` map, as in
+  ProvToolbox) form one group and change value in lockstep; a variable linked to itself is
+  refused, a cycle of links is one group.
   Combinations are enumerated in the note's index order (the first group varies fastest).
 * A *statement-level variable* is a variable in an attribute value or in a relation identifier.
   It is bound to one entry per instantiation of its statement (the note's list of lists); an
@@ -106,7 +110,14 @@ _TIMES = {
     TMPL["endTime"]: PROV_ATTR_ENDTIME,
 }
 _VARIABLE_NS = {VAR.uri: "var", VARGEN.uri: "vargen"}
-_BINDINGS_KEYS = {"var", "vargen", "context", "@context", "template"}
+#: At most this many values in one set of bindings (whatever their form), and instantiations
+#: of one template statement (the Cartesian product of its groups' sizes): a bindings file of a
+#: few kilobytes could otherwise ask for billions of statements. Not a ``[limits]`` key, since
+#: ``docket template expand`` and the recorder expand without an instance's configuration.
+MAX_BINDING_VALUES = 100_000
+#: The keys of the bindings JSON: ProvToolbox's ``Bindings`` (v3) has ``linked`` (extra
+#: ``tmpl:linked`` pairs) and may carry ``@documentation``; ``@context`` is an alias of ``context``.
+_BINDINGS_KEYS = {"var", "vargen", "context", "@context", "template", "linked", "@documentation"}
 _TEMPLATE_FORMATS = {
     ".json": "json",
     ".xml": "xml",
@@ -168,7 +179,28 @@ def _literal_json(value: Any, context: dict[str, str], where: str) -> Any:
     )
 
 
-def _check_value_object(value: Mapping, where: str) -> dict:
+def _from_prov_json_value(value: Mapping, where: str) -> Any:
+    """A PROV-JSON typed value (``{"$": ..., "type": ...}``, the older bindings' spelling)."""
+    extra = set(value) - {"$", "type", "lang"}
+    if extra:
+        raise BadInput(f"{where}: unknown key(s) {', '.join(sorted(map(str, extra)))} in {dict(value)!r}")
+    raw, datatype = value["$"], value.get("type")
+    if datatype in ("xsd:QName", "prov:QUALIFIED_NAME", "prov:QualifiedName"):
+        if not isinstance(raw, str) or ":" not in raw:
+            raise BadInput(f'{where}: an identifier is "prefix:name", got {raw!r}')
+        return {"@id": raw}
+    if "lang" in value:
+        return {"@value": raw, "@language": value["lang"]}
+    if datatype is None or (datatype == "xsd:string" and isinstance(raw, str)):
+        return raw  # a string is a plain JSON string, as ProvToolbox writes it
+    return {"@value": raw, "@type": datatype}
+
+
+def _check_value_object(value: Mapping, where: str) -> Any:
+    if "$" in value:
+        value = _from_prov_json_value(value, where)
+        if not isinstance(value, Mapping):
+            return value
     keys = set(value)
     if "@id" in keys:
         if keys != {"@id"} or not isinstance(value["@id"], str) or ":" not in value["@id"]:
@@ -207,6 +239,7 @@ def _normalise_variables(section: str, variables: Any, context: dict[str, str]) 
             f"bindings: {section!r} must be an object of variable: [values], got {type(variables).__name__}"
         )
     out: dict[str, list] = {}
+    budget = MAX_BINDING_VALUES
     for name, values in variables.items():
         if not isinstance(name, str) or not name:
             raise BadInput(f"bindings: {section!r} has a variable with no name")
@@ -215,6 +248,12 @@ def _normalise_variables(section: str, variables: Any, context: dict[str, str]) 
         items = values if isinstance(values, list | tuple) else [values]
         entries: list = []
         for i, item in enumerate(items):
+            budget -= len(item) if isinstance(item, list | tuple) else 1
+            if budget < 0:
+                raise BadInput(
+                    f"{where}: the bindings hold more than {MAX_BINDING_VALUES} values "
+                    "(docket's limit MAX_BINDING_VALUES)"
+                )
             if isinstance(item, list | tuple):
                 entries.append(
                     [_literal_json(v, context, f"{where}[{i}][{j}]") for j, v in enumerate(item)]
@@ -223,6 +262,46 @@ def _normalise_variables(section: str, variables: Any, context: dict[str, str]) 
                 entries.append(_literal_json(item, context, f"{where}[{i}]"))
         out[local] = entries
     return out
+
+
+def _normalise_linked(linked: Any) -> dict[str, str]:
+    """ProvToolbox's ``linked`` map: variable -> variable, each pair as ``tmpl:linked`` links."""
+    if linked is None:
+        return {}
+    if not isinstance(linked, Mapping):
+        raise BadInput(
+            'bindings: "linked" must be null or an object of "var:x": "var:y" (linked variables), '
+            f"got {type(linked).__name__}"
+        )
+    out: dict[str, str] = {}
+    for a, b in linked.items():
+        for name in (a, b):
+            if not isinstance(name, str) or not name.strip():
+                raise BadInput(f'bindings: "linked" links variables by name, got {name!r}')
+            _linked_variable(name)  # checks the spelling
+        out[a] = b
+    return out
+
+
+def _linked_variable(name: str) -> QualifiedName:
+    """``var:x``, ``vargen:x``, a full variable URI, or a bare ``x`` (meaning ``var:x``)."""
+    for ns in (VAR, VARGEN):
+        if name.startswith(ns.uri):
+            local = name[len(ns.uri) :]
+            break
+        if name.startswith(f"{ns.prefix}:"):
+            local = name[len(ns.prefix) + 1 :]
+            break
+    else:
+        if ":" in name:
+            raise BadInput(
+                f'bindings: "linked" names {name!r}, which is not a template variable '
+                "(var:name or vargen:name)"
+            )
+        ns, local = VAR, name
+    if not local:
+        raise BadInput(f'bindings: "linked" names {name!r}, a variable with no name')
+    return ns[local]
 
 
 @dataclass
@@ -247,6 +326,11 @@ class Bindings:
     context: dict[str, str] = field(default_factory=dict)
     #: The template these bindings are for (a name or URL), carried along untouched.
     template: str | None = None
+    #: Extra linked variables (ProvToolbox's ``linked``): each ``"var:x": "var:y"`` pair groups
+    #: the two variables exactly as ``tmpl:linked`` in the template does.
+    linked: dict[str, str] = field(default_factory=dict)
+    #: ProvToolbox's ``@documentation``, carried along untouched (a string or JSON object).
+    documentation: Any = None
 
     def __post_init__(self) -> None:
         if self.context is None:
@@ -260,6 +344,9 @@ class Bindings:
         self.vargen = _normalise_variables("vargen", self.vargen, self.context)
         if self.template is not None and not isinstance(self.template, str):
             raise BadInput('bindings: "template" must be a string')
+        self.linked = _normalise_linked(self.linked)
+        if self.documentation is not None and not isinstance(self.documentation, str | Mapping):
+            raise BadInput('bindings: "@documentation" must be a string or an object')
 
     @classmethod
     def from_json(cls, data: Mapping | str | bytes) -> Bindings:
@@ -277,36 +364,35 @@ class Bindings:
         if unknown:
             raise BadInput(
                 f"bindings: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                "expected var, vargen, context (and optionally template)"
+                "expected var, vargen, context (and optionally linked, template, @documentation)"
             )
-        context = data.get("context", data.get("@context"))
+        context = data.get("context")
+        alias = data.get("@context")
+        if context is not None and alias is not None and context != alias:
+            raise BadInput('bindings: "context" and "@context" are both given and differ; give one')
         return cls(
             var=data.get("var"),
             vargen=data.get("vargen"),
-            context=context,
+            context=context if context is not None else alias,
             template=data.get("template"),
+            linked=data.get("linked"),
+            documentation=data.get("@documentation"),
         )
 
     @classmethod
     def load(cls, source: str | os.PathLike | Mapping) -> Bindings:
-        """Bindings from a JSON file (a path) or an already parsed object."""
+        """Bindings from a file (a path) or an already parsed JSON object.
+
+        A file may hold any form ProvToolbox reads: the bindings JSON (v3, with ``linked``), or
+        bindings written as PROV (``tmpl:value_i`` / ``tmpl:2dvalue_i_j`` on entities named
+        ``var:...``) in PROV-JSON, PROV-N, Turtle or PROV-XML; see
+        :mod:`docket.provenance.bindings`.
+        """
         if isinstance(source, Mapping):
             return cls.from_json(source)
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise NotFound(f"bindings file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"cannot read bindings file {path}: {exc}") from None
-        try:
-            data = parse_json(text, "the bindings")
-        except BadInput as exc:
-            raise BadInput(f"bindings file {path} is not JSON docket accepts ({exc.message})") from None
-        try:
-            return cls.from_json(data)
-        except BadInput as exc:
-            raise BadInput(f"{path}: {exc.message}") from None
+        from docket.provenance.bindings import load_bindings
+
+        return load_bindings(source)
 
     def to_json(self) -> dict[str, Any]:
         """The bindings JSON object (a deep copy), as ProvToolbox reads it."""
@@ -319,6 +405,10 @@ class Bindings:
         }
         if self.template is not None:
             out["template"] = self.template
+        if self.linked:
+            out["linked"] = dict(self.linked)
+        if self.documentation is not None:
+            out["@documentation"] = json.loads(json.dumps(self.documentation))
         return out
 
     def dumps(self, indent: int | None = 2) -> str:
@@ -409,7 +499,10 @@ class _Analysis:
     bundle_var: QualifiedName | None
 
 
-def _analyse(container: ProvBundle) -> _Analysis:
+def _analyse(
+    container: ProvBundle, extra_links: Iterable[tuple[QualifiedName, QualifiedName]] = ()
+) -> _Analysis:
+    """Classify the template's variables; ``extra_links`` are the bindings' ``linked`` pairs."""
     statements: list[_Statement] = []
     node_vars: dict[QualifiedName, None] = {}
     statement_level: dict[QualifiedName, str] = {}
@@ -439,6 +532,11 @@ def _analyse(container: ProvBundle) -> _Analysis:
                         f"template statement {record.get_provn()}: tmpl:linked links two "
                         "variables: the statement's identifier and the attribute's value"
                     )
+                if value == record.identifier:
+                    raise BadInput(
+                        f"template statement {record.get_provn()}: tmpl:linked links "
+                        f"{_show(value)} to itself; name the other variable"
+                    )
                 links.append((record.identifier, value))
                 continue
             if _is_variable(value):
@@ -447,6 +545,17 @@ def _analyse(container: ProvBundle) -> _Analysis:
         for variable in nodes:
             node_vars.setdefault(variable, None)
         statements.append(_Statement(record, nodes, id_var, attr_vars))
+    for a, b in extra_links:
+        if a == b:
+            raise BadInput(f'bindings: "linked" links {_show(a)} to itself; name the other variable')
+        for v in (a, b):
+            if v in statement_level:
+                raise BadInput(
+                    f'bindings: "linked" links {_show(v)}, which the template uses as an '
+                    f"attribute value or a relation identifier (in {statement_level[v]}); only "
+                    "variables standing for nodes can be linked"
+                )
+        links.append((a, b))
     for a, b in links:
         node_vars.setdefault(a, None)
         node_vars.setdefault(b, None)
@@ -712,10 +821,14 @@ def expand(
     if analysis is None:
         analysis = _analyse(container)
         container._docket_analysis = analysis  # type: ignore[attr-defined]
+    notes: list[str] = []
+    if bindings.linked:  # ProvToolbox's bindings-level tmpl:linked: regroup for these bindings
+        extra = _bindings_links(bindings, analysis, notes)
+        if extra:
+            analysis = _analyse(container, extra)
     values = _Values(
         bindings, container.namespaces | template.namespaces, _vargen_namespace(vargen_namespace)
     )
-    notes: list[str] = []
 
     # Group variables: sizes, values, generated identifiers.
     sizes: list[int] = []
@@ -757,6 +870,16 @@ def expand(
     document = ProvDocument()
     target: ProvBundle = document.bundle(bundle_id) if bundle_id is not None else document
 
+    most = MAX_BINDING_VALUES
+    for statement in analysis.statements:
+        count = 1
+        for g in {analysis.group_of[v] for v in statement.node_vars}:
+            count *= sizes[g]
+        if count > most:
+            raise BadInput(
+                f"bindings: {statement.text} would be instantiated {count} times, more than "
+                f"{most} (docket's limit MAX_BINDING_VALUES)"
+            )
     for statement in analysis.statements:
         _expand_statement(
             statement, analysis, sizes, node_values, values, target, notes, add_order, strict
@@ -776,6 +899,23 @@ def expand(
     complete["vargen"].update(values.generated)
     complete["context"].setdefault(values.generated_ns.prefix, values.generated_ns.uri)
     return Expansion(document, Bindings.from_json(complete), tuple(notes))
+
+
+def _bindings_links(
+    bindings: Bindings, analysis: _Analysis, notes: list[str]
+) -> list[tuple[QualifiedName, QualifiedName]]:
+    """The bindings' ``linked`` pairs as variables; a pair the template does not use is noted."""
+    used = set(analysis.group_of) | analysis.statement_level
+    out = []
+    for a, b in bindings.linked.items():
+        pair = (_linked_variable(a), _linked_variable(b))
+        if not any(v in used for v in pair):
+            notes.append(
+                f"bindings: linked {_show(pair[0])} and {_show(pair[1])}: the template uses neither"
+            )
+            continue
+        out.append(pair)
+    return out
 
 
 def _expand_statement(
