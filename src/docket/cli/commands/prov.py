@@ -12,9 +12,11 @@ from docket.errors import BadInput
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("prov", help="export a request's PROV (json, provn, xml, ttl, dot, svg)")
+    p = sub.add_parser("prov", help="export a request's PROV (json, provn, xml, ttl, dot, svg, html)")
     p.add_argument("id")
-    p.add_argument("--format", "-f", default="json", help="json (native), provn, xml, ttl, dot or svg")
+    p.add_argument("--format", "-f", default="json",
+                   help="json (native), provn, xml, ttl, trig, jsonld, dot, svg, or html (a timeline "
+                        "page for people, the graph inside)")
     p.add_argument("--output", "-o", help="write to this file instead of standard output")
     p.add_argument("--bindings", action="store_true",
                    help="print each bundle's template and PROV-Template bindings instead (JSON)")
