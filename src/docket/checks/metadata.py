@@ -14,7 +14,6 @@ from typing import Any
 
 from docket.checks.base import CheckResult, Findings, RecordCheck, RecordContext, clip
 from docket.checks.registry import register
-from docket.validation import is_email, is_orcid
 
 DESCRIPTIVE = "metadata.project_descriptive"
 ADMINISTRATIVE = "metadata.dataset_administrative"
@@ -137,6 +136,10 @@ class Contact(_MetadataCheck):
     suggestion = "Give the name and e-mail of the person who can answer questions about the data."
 
     def inspect(self, record, findings):
+        # docket.validation loads jsonschema: imported by a run that checks metadata, not by
+        # every import of the registry (``docket check`` runs the table checks alone).
+        from docket.validation import is_email, is_orcid
+
         path = f"{ADMINISTRATIVE}.contact"
         contact = lookup(record, path)
         if not isinstance(contact, dict) or not contact:

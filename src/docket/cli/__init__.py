@@ -4,6 +4,12 @@ Each module in :mod:`docket.cli.commands` defines ``register(subparsers)``, addi
 sub-commands; this module finds them all, so a new command is a new file. Every
 :class:`~docket.errors.DocketError` becomes a one-line message on stderr (or a JSON object with
 ``--json``) and its exit code; no traceback reaches a user.
+
+The command starts at once: building the parser imports no heavy module (no SQLAlchemy, Alembic,
+pandas, pyarrow, prov, papermill or jsonschema). A command module's ``register`` only declares
+arguments; its handler imports what it uses when it runs, so ``docket --version`` and ``docket
+--help`` load nothing of the API and each command loads only its own needs
+(``tests/test_startup.py`` holds this).
 """
 
 from __future__ import annotations
@@ -15,8 +21,6 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from docket import __version__
 from docket.cli import commands
 from docket.errors import BadInput, DocketError
@@ -27,6 +31,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise BadInput(f"{self.prog}: {message}")
+
+    def format_help(self) -> str:
+        """The help, with the text of any argument whose help is only known by importing a heavy
+        module (its action's ``lazy_help``, a function returning the text) filled in now, when
+        the help is shown, rather than when the parser is built for every command."""
+        for action in self._actions:
+            lazy = getattr(action, "lazy_help", None)
+            if lazy is not None:
+                action.help = lazy()
+        return super().format_help()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,12 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_store_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a :class:`sqlalchemy.exc.SQLAlchemyError`, without importing SQLAlchemy
+    at start: if nothing has loaded it, no store error can have been raised. (No SQLAlchemy error
+    is also a DocketError, an OSError or a MemoryError, so checking it in the last handler catches
+    the same errors as a handler of its own before those.)"""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)
+
+
 def wants_json(argv: Sequence[str]) -> bool:
     return "--json" in argv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    Called without ``argv`` (the console script, ``python -m docket.cli``) the command owns its
+    process, which a handler may rely on (``args.own_process``); called with ``argv`` it runs
+    inside someone else's Python and leaves the process as it found it.
+    """
+    own_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
@@ -60,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if args.instance is None:
             args.instance = os.environ.get("DOCKET_INSTANCE") or os.getcwd()
+        args.own_process = own_process
         return int(args.func(args) or 0)
     except DocketError as exc:
         from docket.cli.output import report_error
@@ -69,10 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("docket: interrupted", file=sys.stderr)
         return 130
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"docket: store error, nothing was changed: {reason}", file=sys.stderr)
-        return 2
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"docket: {where}{exc.strerror or exc}", file=sys.stderr)
@@ -85,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(lower [limits] in docket.toml, or give docket more memory)", file=sys.stderr)
         return 2
     except Exception as exc:  # the last net: a user sees one line, a developer can ask for more
+        if _is_store_error(exc):
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            print(f"docket: store error, nothing was changed: {reason}", file=sys.stderr)
+            return 2
         if os.environ.get("DOCKET_DEBUG"):
             raise
         print(f"docket: internal error ({type(exc).__name__}: {exc}); set DOCKET_DEBUG=1 for the traceback",

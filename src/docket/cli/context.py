@@ -1,14 +1,21 @@
-"""What command handlers share: opening the instance, and who is acting."""
+"""What command handlers share: opening the instance, and who is acting.
+
+The API (SQLAlchemy, Alembic, ...) is imported when a handler opens the instance or names an
+actor, never when the parser is built (:mod:`docket.cli` starts without it).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from docket.api import Actor, Docket, default_actor
+if TYPE_CHECKING:  # pragma: no cover
+    from docket.api import Actor, Docket
 
 
 def open_docket(args: argparse.Namespace) -> Docket:
+    from docket.api import Docket
+
     return Docket.open(args.instance)
 
 
@@ -20,4 +27,6 @@ def add_actor_flags(parser: Any, default_role: str) -> None:
 
 
 def actor_from(args: argparse.Namespace) -> Actor:
+    from docket.api import Actor, default_actor
+
     return Actor(args.actor or default_actor(), args.role, args.email, args.orcid)

@@ -10,6 +10,15 @@ See docs/offline-forms.md.
 
 from docket.offline.envelope import Verdict, build_envelope, seal, verify
 from docket.offline.export import export_form
-from docket.offline.importer import ImportReport, import_paths
 
 __all__ = ["ImportReport", "Verdict", "build_envelope", "export_form", "import_paths", "seal", "verify"]
+
+
+def __getattr__(name: str):
+    # The importer needs the API and the store (SQLAlchemy): loaded when first asked for, so that
+    # exporting a form, or a command naming its formats, does not pay for it.
+    if name in ("ImportReport", "import_paths"):
+        from docket.offline import importer
+
+        return getattr(importer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

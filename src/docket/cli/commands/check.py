@@ -8,6 +8,7 @@ file before submitting it. Exit 0 when the report has no errors, 1 when it has, 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from docket.cli.output import add_json_flag, emit
@@ -49,7 +50,43 @@ def _severities(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+class _NoPandas:
+    """A meta-path finder that answers "no such module" for pandas, while it is installed."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def pyarrow_without_pandas() -> None:
+    """Have pyarrow settle, once, that this process converts values without pandas.
+
+    The first time pyarrow converts a Python value (a number given to a compute function, a NumPy
+    array of row positions), both its Cython layer and its C++ converter look for pandas and import
+    it if it is installed: some 0.2 s, nearly half of checking a small file, for a library the
+    checks never use (they give pyarrow NumPy arrays, Python numbers and strings, never a pandas
+    object, and pandas only changes how pandas' own objects convert). So pandas is hidden while
+    pyarrow makes that first conversion here; pyarrow remembers that it has no pandas and the
+    checks run exactly as before. pandas itself stays importable, and pyarrow's explicit pandas
+    functions (``to_pandas``, ``from_pandas``) import it when called. Only for a process the
+    command owns (``args.own_process``): a Python that called ``main`` may use pandas with pyarrow.
+    """
+    if "pandas" in sys.modules:  # already loaded: pyarrow uses it at no cost
+        return
+    import pyarrow as pa
+
+    hide = _NoPandas()
+    sys.meta_path.insert(0, hide)
+    try:
+        pa.scalar(0)
+    finally:
+        sys.meta_path.remove(hide)
+
+
 def handle(args: argparse.Namespace) -> int:
+    if getattr(args, "own_process", False):
+        pyarrow_without_pandas()
     from docket.checks import check_table
 
     kwargs = {}

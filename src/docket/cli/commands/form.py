@@ -9,8 +9,7 @@ from typing import Any
 
 from docket.cli.output import add_json_flag, emit
 from docket.errors import InstanceError
-from docket.forms.definition import list_forms, load_form, localize
-from docket.offline.export import FORMATS, export_form, write_export
+from docket.offline.export import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +52,9 @@ def _languages(instance: Any) -> list[str]:
 
 
 def export(args: argparse.Namespace) -> int:
+    from docket.forms.definition import load_form
+    from docket.offline.export import export_form, write_export
+
     instance = _instance(args)
     form = load_form(args.name, instance)
     language = args.lang or next((lang for lang in _languages(instance) if lang in form.languages), form.languages[0])
@@ -70,6 +72,8 @@ def export(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
+    from docket.forms.definition import list_forms, load_form, localize
+
     instance = _instance(args)
     language = _languages(instance)[0]
     rows = []

@@ -6,8 +6,6 @@ import argparse
 
 from docket.cli.context import open_docket
 from docket.cli.output import add_json_flag, emit
-from docket.offline.importer import import_paths
-from docket.offline.sources import check_paths
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from docket.offline.sources import check_paths
+
     check_paths(args.paths)  # usage errors (exit 2) before the instance is even opened
+    from docket.offline.importer import import_paths  # the API and the store: loaded only now
+
     with open_docket(args) as d:
         report = import_paths(d, args.paths, max_bytes=args.max_bytes)
     emit(args, report.as_dict(), report.text())

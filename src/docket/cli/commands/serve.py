@@ -19,18 +19,16 @@ docket itself never listens beyond loopback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docket.cli.output import add_json_flag, emit
 from docket.errors import BadInput, NotFound
+
+if TYPE_CHECKING:  # pragma: no cover
+    import subprocess
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
@@ -69,6 +67,8 @@ def page_source(given: str | None) -> Path:
 
 def check_port(port: int) -> None:
     """Refuse a port outside 1..65535 or already taken, before Voila starts and fails obscurely."""
+    import socket
+
     if not 0 < port < 65536:
         raise BadInput(f"--port {port} is not a TCP port (1 to 65535)")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -111,6 +111,11 @@ def prepare_store(instance: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
     from docket.instance import Instance
 
     instance = Instance.find(args.instance)  # a clear error now, not a broken page later
@@ -135,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _wait(child: subprocess.Popen) -> int:
     """Wait for Voila; SIGTERM and Ctrl-C stop it (and the private folder is removed after)."""
+    import signal
+    import subprocess
 
     def stop(signum: int, _frame: object) -> None:
         child.terminate()
