@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/checks_vs_frictionless.py
 	$(BIN)/python benchmarks/transfer_cli.py
 	$(BIN)/python benchmarks/input_memory.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) demo-instance
