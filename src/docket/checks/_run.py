@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 from docket.checks import registry
 from docket.checks._scan import (
     DEFAULT_SPILL_ROWS,
-    Dialect,
     TableContext,
     block_size_for,
     prepass,
-    read_header,
     run_table_checks,
-    sniff_delimiter,
+    settle_dialect,
 )
-from docket.checks._types import FieldSpec
+from docket.checks._types import FieldSpec, missing_texts
 from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, RecordContext
 from docket.checks.congruence import declared_files
+from docket.checks.dialect import load_dialect, validate_dialect
 from docket.checks.report import Report, build_report
 from docket.documents import load_json_file
 from docket.errors import BadInput, NotFound, Problem
@@ -51,9 +49,19 @@ def load_table_schema(schema: dict[str, Any] | str | Path | None) -> dict[str, A
     for i, desc in enumerate(schema["fields"]):
         if not isinstance(desc, dict) or not isinstance(desc.get("name"), str):
             raise BadInput(f"Table Schema fields[{i}] must be an object with a string 'name'")
-    problems = list(_shape_problems(schema))
+    from docket.checks import schema as profile
+
+    problems = list(_shape_problems(schema))  # docket's own words first, then the profile's
+    covered = {p.where for p in problems}
+    problems += [p for p in profile.profile_problems(schema) + profile.prose_problems(schema)
+                 if p.where not in covered]
+    if not problems:
+        missing = missing_texts(schema.get("missingValues", [""]))
+        specs = [FieldSpec.from_descriptor(d, missing) for d in schema["fields"]]
+        problems = profile.constraint_problems(schema, specs)
     if problems:
-        raise BadInput(f"the Table Schema has {len(problems)} value(s) of the wrong type", problems)
+        first = "" if len(problems) == 1 else f" ({len(problems)} problems)"
+        raise BadInput(f"the Table Schema is invalid{first}: {problems[0]}", problems)
     return schema
 
 
@@ -67,7 +75,7 @@ _FIELD_SHAPES: dict[str, tuple[Any, str]] = {
 
 def _shape_problems(schema: dict[str, Any]) -> Any:
     """The keys the checks read, each with the JSON type they read it as; yields Problems."""
-    if "missingValues" in schema and not _texts(schema["missingValues"]):
+    if "missingValues" in schema and not _texts(schema["missingValues"], labelled=True):
         yield Problem("$.missingValues", "must be a list of texts")
     pk = schema.get("primaryKey")
     if pk is not None and not (isinstance(pk, str) or _texts(pk)):
@@ -75,7 +83,8 @@ def _shape_problems(schema: dict[str, Any]) -> Any:
     for i, desc in enumerate(schema["fields"]):
         for key, (kind, what) in _FIELD_SHAPES.items():
             value = desc.get(key)
-            if value is not None and not (isinstance(value, kind) and (kind is not list or _texts(value))):
+            if value is not None and not (isinstance(value, kind) and (
+                    kind is not list or _texts(value, labelled=key == "missingValues"))):
                 yield Problem(f"$.fields[{i}].{key}", f"must be {what}")
         constraints = desc.get("constraints")
         if not isinstance(constraints, dict):
@@ -89,16 +98,17 @@ def _shape_problems(schema: dict[str, Any]) -> Any:
             yield Problem(f"$.fields[{i}].constraints.pattern", "must be a text")
 
 
-def _texts(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str | int | float) and not isinstance(v, bool)
-                                           for v in value)
+def _texts(value: Any, labelled: bool = False) -> bool:
+    """A list of texts (numbers tolerated); ``labelled``: Table Schema 2's ``{"value": ...}`` too."""
+    return isinstance(value, list) and all(
+        (isinstance(v, str | int | float) and not isinstance(v, bool))
+        or (labelled and isinstance(v, dict) and isinstance(v.get("value"), str)) for v in value)
 
 
 def _apply_schema(table: TableContext, schema: dict[str, Any] | None) -> None:
     if schema is None:
         return
-    missing = schema.get("missingValues", [""])
-    missing = [str(v) for v in missing] if isinstance(missing, list) else [""]
+    missing = missing_texts(schema.get("missingValues", [""]))
     table.fields = [FieldSpec.from_descriptor(d, missing) for d in schema["fields"]]
     names = [f.name for f in table.fields]
     for name in {n for n in names if names.count(n) > 1}:
@@ -143,16 +153,7 @@ def scan_file(
     if table.prepass.size == 0:
         table.unreadable = "the file is empty (0 bytes)"
     else:
-        table.dialect = (Dialect.from_descriptor(dialect) if dialect
-                         else Dialect(delimiter=sniff_delimiter(path, table.prepass.encoding)))
-        try:
-            header = read_header(path, table.prepass.encoding, table.dialect)
-        except (csv.Error, UnicodeError, OSError) as exc:
-            header = None
-            table.header_error = f"the header row cannot be read: {exc}"
-        if header is None:
-            table.unreadable = table.header_error or "the file has no header row"
-        table.header = header or []
+        settle_dialect(table, dialect)  # the dialect, comment lines before the header, the header
     _apply_schema(table, schema)
 
     classes = registry.all_checks("table")
@@ -191,7 +192,7 @@ def check_table(
     *,
     severities: dict[str, str] | None = None,
     encoding: str | None = None,
-    dialect: dict[str, Any] | None = None,
+    dialect: dict[str, Any] | str | Path | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     block_size: int | None = None,
     spill_rows: int = DEFAULT_SPILL_ROWS,
@@ -208,13 +209,23 @@ def check_table(
     if not path.is_file():
         raise NotFound(f"{path}: no such file")
     schema = load_table_schema(table_schema)
+    dialect_desc = load_dialect(dialect)
     sev = registry.resolve_severities(severities)
     results, info = scan_file(
-        path, schema, severities=sev, encoding=encoding, dialect=dialect,
+        path, schema, severities=sev, encoding=encoding, dialect=dialect_desc,
         sample_size=sample_size, block_size=block_size, spill_rows=spill_rows,
     )
     return build_report(results, [info], subject={"kind": "table", "name": path.name},
-                        notes=registry.load_errors())
+                        notes=registry.load_errors() + _schema_warnings(schema))
+
+
+def _schema_warnings(schema: dict[str, Any] | None) -> list[str]:
+    """What the schema allows but almost surely did not mean, as report notes."""
+    if schema is None:
+        return []
+    from docket.checks.schema import warnings
+
+    return [f"Table Schema: {w}" for w in warnings(schema)]
 
 
 def schema_for(record: dict[str, Any], file: dict[str, Any]) -> dict[str, Any] | None:
@@ -285,7 +296,14 @@ def check_request(
             notes.append(f"{name}: dataset_structural is not a usable Table Schema ({exc.message}); "
                          "the file was checked without it")
             schema = None
-        dialect = f.get("dialect") if isinstance(f.get("dialect"), dict) else None
+        notes.extend(f"{name}: {w}" for w in _schema_warnings(schema))
+        dialect = f.get("dialect")
+        try:
+            dialect = validate_dialect(dialect, f"{name}: dialect") if dialect is not None else None
+        except BadInput as exc:
+            notes.append(f"{exc.message}; the file was checked without it "
+                         f"({'; '.join(str(p) for p in exc.problems)})")
+            dialect = None
         table_results, info = scan_file(
             path, schema, name=name, severities=sev, encoding=f.get("encoding"), dialect=dialect,
             sample_size=sample_size, block_size=block_size, spill_rows=spill_rows,

@@ -33,6 +33,13 @@ import pyarrow.csv as pacsv
 
 from docket.checks._types import FieldSpec, Parsed, mask, parse_column
 from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, Findings, TableCheck, clip
+from docket.checks.dialect import (
+    DETECTED_COMMENT_CHAR,
+    Dialect,
+    LineFilter,
+    detect_comment_lines,
+    read_header_rows,
+)
 
 DEFAULT_BLOCK_SIZE = 512 << 10
 # Arrow's streaming reader keeps tens of blocks in flight, so the block size sets peak memory:
@@ -76,24 +83,6 @@ class Prepass:
 
 
 @dataclass
-class Dialect:
-    delimiter: str = ","
-    quote_char: str = '"'
-    double_quote: bool = True
-    escape_char: str | None = None
-
-    @classmethod
-    def from_descriptor(cls, desc: dict[str, Any] | None) -> Dialect:
-        desc = desc or {}
-        return cls(
-            delimiter=str(desc.get("delimiter", ",")),
-            quote_char=str(desc.get("quoteChar", '"')),
-            double_quote=bool(desc.get("doubleQuote", True)),
-            escape_char=desc.get("escapeChar"),
-        )
-
-
-@dataclass
 class TableContext:
     """Everything a table check may read about the file being scanned."""
 
@@ -107,6 +96,8 @@ class TableContext:
     dialect: Dialect = field(default_factory=Dialect)
     header: list[str] = field(default_factory=list)
     header_error: str | None = None
+    #: Physical lines before the header found to be comments when no dialect was declared.
+    comment_lines: list[int] = field(default_factory=list)
     fields: list[FieldSpec] = field(default_factory=list)
     #: Physical column (0-based) of each declared field, or None when the file lacks it.
     field_columns: list[int | None] = field(default_factory=list)
@@ -139,10 +130,14 @@ class RowNumbers:
 
     Arrow numbers records from 1 with the header as record 1, so record ``n`` is data row
     ``n - 1``; a kept record with 0-based index ``v`` among kept records (header included) is
-    data row ``v + k``, ``k`` being the number of skipped rows before it.
+    data row ``v + k``, ``k`` being the number of skipped rows before it. Without a header row
+    (dialect ``header: false``) record ``n`` is data row ``n`` and everything shifts by one.
+    Comment lines and extra header rows a dialect drops never reach Arrow, so they are not rows.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, first: int = 0) -> None:
+        #: Data row of Arrow's record 1: 0 when it is the header, 1 for a file without one.
+        self.first = first
         self.skipped: list[int] = []
         self._t = np.empty(0, np.int64)
 
@@ -150,7 +145,7 @@ class RowNumbers:
         self.skipped.append(data_row)
 
     def rows(self, kept_before: int, n: int) -> np.ndarray:
-        v = kept_before + np.arange(n, dtype=np.int64)
+        v = kept_before + self.first + np.arange(n, dtype=np.int64)
         if not self.skipped:
             return v
         if len(self._t) != len(self.skipped):
@@ -306,11 +301,16 @@ def _note_invalid(out: Prepass, offset: int, line: int, block: bytes, bad: bytes
 # -- header and dialect -------------------------------------------------------------------------
 
 
-def sniff_delimiter(path: Path, encoding: str) -> str:
-    """',' unless the first line clearly uses ';', tab or '|' instead (or the name says .tsv)."""
+def sniff_delimiter(path: Path, encoding: str, skip_lines: int = 0) -> str:
+    """',' unless the first line clearly uses ';', tab or '|' instead (or the name says .tsv).
+
+    ``skip_lines`` lines (comments before the header) are passed over first.
+    """
     if path.suffix.lower() in (".tsv", ".tab"):
         return "\t"
     with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        for _ in range(skip_lines):
+            fh.readline(1 << 16)
         first = fh.readline(1 << 16)
     counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
@@ -318,20 +318,58 @@ def sniff_delimiter(path: Path, encoding: str) -> str:
 
 
 def read_header(path: Path, encoding: str, dialect: Dialect) -> list[str] | None:
-    """The header record (None for a file with no header at all); csv.Error if unreadable."""
-    enc = "utf-8-sig" if encoding in ("utf-8", "utf-8-sig") else encoding
-    with open(path, encoding=enc, errors="replace", newline="") as fh:
-        reader = csv.reader(
-            fh, delimiter=dialect.delimiter, quotechar=dialect.quote_char,
-            doublequote=dialect.double_quote, escapechar=dialect.escape_char, strict=False,
-        )
-        try:
-            header = next(reader)
-        except StopIteration:
-            return None
-    if not header or (len(header) == 1 and header[0].strip() == ""):
-        return None
-    return header
+    """The header labels by the dialect (None for a file with no header at all).
+
+    Several ``headerRows`` are joined column by column with ``headerJoin``; with ``header:
+    false`` the labels are the Table Schema's field names (``field1``, ``field2``... without
+    one), set by the caller from :func:`first_record_width`. csv.Error if unreadable.
+    """
+    return read_header_rows(path, encoding, dialect)[0]
+
+
+def first_record_width(path: Path, encoding: str, dialect: Dialect) -> int:
+    """How many values the first record the dialect keeps has (for files without a header)."""
+    return read_header_rows(path, encoding, dialect)[1]
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return "\n#,;".encode(encoding) == b"\n#,;"
+    except (LookupError, UnicodeError):
+        return False
+
+
+def settle_dialect(table: TableContext, dialect: dict[str, Any] | None) -> None:
+    """Set the table's dialect and header: the declared dialect (already validated), or the
+    sniffed delimiter plus ``commentChar: "#"`` when comment lines stand before the header."""
+    path, encoding = table.path, table.prepass.encoding
+    if dialect:
+        table.dialect = Dialect.from_descriptor(dialect)
+    else:
+        table.comment_lines = detect_comment_lines(path, encoding)
+        table.dialect = Dialect(delimiter=sniff_delimiter(path, encoding, len(table.comment_lines)))
+        if table.comment_lines:
+            table.dialect.comment_char = DETECTED_COMMENT_CHAR
+            table.dialect.detected = True
+    if table.dialect.needs_filter and not _ascii_compatible(encoding):
+        table.unreadable = (f"comment and header rows are taken out byte-wise, which {encoding} "
+                            "does not allow; convert the file to UTF-8")
+        return
+    try:
+        header, width = read_header_rows(path, encoding, table.dialect)
+    except (csv.Error, UnicodeError, OSError) as exc:
+        header, width = None, 0
+        table.header_error = f"the header row cannot be read: {exc}"
+    if not table.dialect.header and not table.header_error:
+        names = [str(f.get("name")) for f in (table.schema or {}).get("fields") or []
+                 if isinstance(f, dict)]
+        width = max(width, len(names))
+        header = (names + [f"field{i + 1}" for i in range(len(names), width)]) if width else None
+        if header is None:
+            table.unreadable = "the file has no rows"
+    if header is None and table.unreadable is None:
+        table.unreadable = table.header_error or "the file has no header row"
+    table.header = header or []
 
 
 # -- streaming --------------------------------------------------------------------------------
@@ -344,8 +382,12 @@ class _Straddle(Exception):
 def open_stream(table: TableContext, block_size: int, on_invalid) -> pacsv.CSVStreamingReader:
     names = [f"c{i}" for i in range(len(table.header))]
     d = table.dialect
+    source: Any = str(table.path)
+    if d.needs_filter:
+        pre = table.prepass
+        source = LineFilter(table.path, d, cr_only=pre.lf == 0 and pre.cr > 0)
     return pacsv.open_csv(
-        str(table.path),
+        source,
         read_options=pacsv.ReadOptions(
             use_threads=False, block_size=block_size, column_names=names,
             encoding=table.prepass.encoding if table.prepass.encoding != "utf-8-sig" else "utf-8",
@@ -364,10 +406,11 @@ def open_stream(table: TableContext, block_size: int, on_invalid) -> pacsv.CSVSt
 
 def iter_chunks(table: TableContext, block_size: int, on_ragged=None):
     """Yield :class:`Chunk` objects of data rows (header dropped), numbering rows exactly."""
-    numbers = RowNumbers()
+    header = table.dialect.header
+    numbers = RowNumbers(0 if header else 1)
 
     def on_invalid(row) -> str:
-        data_row = (row.number - 1) if row.number is not None else -1
+        data_row = (row.number - 1 + numbers.first) if row.number is not None else -1
         numbers.skip(data_row)
         if on_ragged is not None:
             on_ragged(data_row, row.expected_columns, row.actual_columns, row.text)
@@ -380,7 +423,8 @@ def iter_chunks(table: TableContext, block_size: int, on_ragged=None):
             raise _Straddle(str(exc)) from None
         raise
     kept = 0
-    header_pending = True
+    header_pending = header
+    trim = table.dialect.skip_initial_space
     while True:
         try:
             batch = reader.read_next_batch()
@@ -399,6 +443,8 @@ def iter_chunks(table: TableContext, block_size: int, on_ragged=None):
             if rows[0] == 0:
                 columns = [c.slice(1) for c in columns]
                 rows = rows[1:]
+        if trim:  # skipInitialSpace: spaces right after a delimiter are not part of the value
+            columns = columns[:1] + [pc.utf8_ltrim(c, " ") for c in columns[1:]]
         if len(rows):
             yield Chunk(table, columns, rows)
 

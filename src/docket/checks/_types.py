@@ -18,6 +18,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from docket.checks._hashes import hash_strings
+
+#: Key bit of a datetime or time written with a time zone (Z or an offset).
+_AWARE = np.uint64(0x9AE16A3B2F90404F)
+
 TYPES = (
     "string", "integer", "number", "boolean", "date", "datetime", "time", "year",
     "yearmonth", "duration", "any",
@@ -69,6 +74,8 @@ class FieldSpec:
     problems: list[str] = field(default_factory=list)
     #: Values of ``enum``/``minimum``/``maximum`` parsed with this field's own parser.
     parsed_constraints: dict[str, Any] = field(default_factory=dict)
+    #: (constraint key, message) for constraint values not of the field's type: a schema refusal.
+    constraint_errors: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def parsable(self) -> bool:
@@ -83,7 +90,10 @@ class FieldSpec:
         if spec.format and spec.format.startswith("fmt:"):
             spec.format = spec.format[4:]
         spec.constraints = dict(desc.get("constraints") or {})
-        spec.missing_values = [str(v) for v in desc.get("missingValues", missing_values)]
+        if desc.get("required") is True and "required" not in spec.constraints:
+            # a field-level required is a misplaced constraint (schema.warnings says so): honoured
+            spec.constraints["required"] = True
+        spec.missing_values = missing_texts(desc.get("missingValues", missing_values))
         spec.true_values = [str(v) for v in desc.get("trueValues", DEFAULT_TRUE)]
         spec.false_values = [str(v) for v in desc.get("falseValues", DEFAULT_FALSE)]
         spec.bare_number = bool(desc.get("bareNumber", True))
@@ -108,21 +118,18 @@ class FieldSpec:
             raw = self.constraints[key]
             items = raw if key == "enum" else [raw]
             if key == "enum" and not isinstance(raw, list):
-                self.problems.append(f"field {self.name!r}: constraint enum must be a list")
+                self.constraint_errors.append((key, "must be a list"))
                 continue
             if key != "enum" and self.type in ("string", "boolean", "any"):
-                self.problems.append(
-                    f"field {self.name!r}: constraint {key} does not apply to type {self.type}"
-                )
+                self.constraint_errors.append((key, f"does not apply to type {self.type}"))
                 continue
             texts = pa.array([_as_text(v, self) for v in items], pa.string())
             parsed = parse_column(self, texts, missing=np.zeros(len(texts), bool))
             if parsed.bad.any():
                 bad = [items[i] for i in np.flatnonzero(parsed.bad)]
-                self.problems.append(
-                    f"field {self.name!r}: constraint {key} value(s) {bad!r} are not of type "
-                    f"{self.type}" + (f" with format {self.format!r}" if self.format else "")
-                )
+                self.constraint_errors.append((key, (
+                    f"value(s) {bad!r} are not of the field's type {self.type}"
+                    + (f" with format {self.format!r}" if self.format else ""))))
                 continue
             self.parsed_constraints[key] = parsed.typed
         for key in ("pattern",):
@@ -135,6 +142,13 @@ class FieldSpec:
                         f"regular expression docket can run ({exc})"
                     )
                     self.constraints.pop(key)
+
+
+def missing_texts(values: Any) -> list[str]:
+    """missingValues as texts: v1 lists texts, v2 may list ``{"value": ..., "label": ...}``."""
+    if not isinstance(values, list):
+        return [""]
+    return [str(v.get("value", "")) if isinstance(v, dict) else str(v) for v in values]
 
 
 def _as_text(value: Any, spec: FieldSpec) -> str:
@@ -150,6 +164,9 @@ class Parsed:
     missing: np.ndarray
     bad: np.ndarray
     typed: pa.Array
+    #: What equality needs beyond ``typed`` (datetimes: whether a time zone was given, and digits
+    #: below the microsecond), as a 64-bit hash per value; None when ``typed`` says it all.
+    key: np.ndarray | None = None
 
     @property
     def good(self) -> np.ndarray:
@@ -186,6 +203,7 @@ def parse_column(spec: FieldSpec, s: pa.Array, missing: np.ndarray | None = None
         t = _numeric_text(spec, s)
         ok = _match(t, _NUMBER_RE)
         typed = pc.cast(pc.if_else(pa.array(ok & present), t, "0"), pa.float64())
+        typed = pc.add(typed, 0.0)  # -0 is the number 0 (enum, unique): -0.0 + 0.0 is 0.0
         return _done(missing, present & ~ok, typed, ok)
     if kind == "boolean":
         yes = mask(pc.is_in(s, value_set=pa.array(spec.true_values, pa.string())))
@@ -207,30 +225,34 @@ def parse_column(spec: FieldSpec, s: pa.Array, missing: np.ndarray | None = None
         typed, ok = _parse_formats(s, formats, iso=spec.format is None)
         return _done(missing, present & ~ok, typed, ok)
     if kind == "datetime":
+        key = None
         if spec.format in (None, "any"):
-            typed, ok = _parse_iso_datetime(s)
+            typed, ok, key = _parse_iso_datetime(s)
             if spec.format == "any":
                 more, ok2 = _parse_formats(s, _ANY_DATETIME_FORMATS)
-                typed = pc.if_else(pa.array(ok), typed, more)
+                typed = pc.if_else(pa.array(ok), typed, _as_micro(more))
                 ok = ok | ok2
         else:
             typed, ok = _parse_formats(s, (spec.format,))
-        return _done(missing, present & ~ok, typed, ok)
+        return _done(missing, present & ~ok, typed, ok, key)
     if kind == "time":
+        key = None
         if spec.format in (None, "any"):
-            ok = _match(s, _ISO_TIME_RE)
-            typed, ok2 = _strptime(pc.utf8_slice_codeunits(s, 0, 8), "%H:%M:%S", ok)
-            ok = ok & ok2
+            head = pc.utf8_slice_codeunits(s, 0, 8)
+            typed, ok, key, _ = _iso_instant(s, head, "%H:%M:%S", _match(s, _ISO_TIME_RE), 8)
         else:
             typed, ok = _parse_formats(s, (spec.format,))
-        return _done(missing, present & ~ok, typed, ok)
+        return _done(missing, present & ~ok, typed, ok, key)
     raise AssertionError(kind)  # pragma: no cover - TYPES is exhaustive
 
 
-def _done(missing: np.ndarray, bad: np.ndarray, typed: pa.Array, ok: np.ndarray) -> Parsed:
+def _done(missing: np.ndarray, bad: np.ndarray, typed: pa.Array, ok: np.ndarray,
+          key: np.ndarray | None = None) -> Parsed:
     keep = pa.array(ok & ~missing & ~bad)
     null = pa.scalar(None, typed.type)
-    return Parsed(missing=missing, bad=bad, typed=pc.if_else(keep, typed, null))
+    if key is not None:
+        key = np.where(ok & ~missing & ~bad, key, np.uint64(0)).astype(np.uint64)
+    return Parsed(missing=missing, bad=bad, typed=pc.if_else(keep, typed, null), key=key)
 
 
 def _numeric_text(spec: FieldSpec, s: pa.Array) -> pa.Array:
@@ -315,9 +337,57 @@ def _rolled_over(s: pa.Array, got: pa.Array, good: np.ndarray, pattern: str) -> 
     return out
 
 
-def _parse_iso_datetime(s: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def _as_micro(ts: pa.Array) -> pa.Array:
+    """A timestamp column in microseconds, UTC, whatever unit/zone it came in."""
+    if ts.type.tz is not None:
+        ts = pc.cast(ts, pa.timestamp(ts.type.unit))
+    return pc.cast(ts, pa.timestamp("us"))
+
+
+def _iso_instant(s: pa.Array, head: pa.Array, head_format: str, shape: np.ndarray,
+                 head_len: int) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.Array]:
+    """ISO 8601 text as the instant it names: fractions and a time zone offset applied.
+
+    Returns ``(typed, ok, key, base)``: ``typed`` is UTC microseconds (``15:00:00+03:00`` is
+    ``12:00:00Z``); ``key`` is a 64-bit hash of what the instant does not hold: whether a zone
+    was given (a value without one is local time, never equal to a zoned one, as Python's
+    datetimes compare) and the digits below the microsecond; ``base`` the wall-clock seconds.
+    Only values with a fraction or a numeric offset go through the regular expression.
+    """
+    base, ok = _strptime(head, head_format, shape)
+    n = len(s)
+    length = pc.fill_null(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False)
+    zulu = mask(pc.ends_with(s, "Z"))
+    simple = (length == head_len) | ((length == head_len + 1) & zulu)
+    micro = np.zeros(n, np.int64)
+    offset = np.zeros(n, np.int64)
+    key = np.where(zulu & simple, _AWARE, np.uint64(0)).astype(np.uint64)
+    rest = np.flatnonzero(ok & ~simple)
+    if len(rest):
+        parts = pc.extract_regex(s.take(pa.array(rest)), rf"^.{{{head_len}}}(?:\.(?P<f>\d+))?"
+                                 r"(?P<z>Z|(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2}))?$")
+        field_ = {k: pc.fill_null(pc.struct_field(parts, k), "") for k in ("f", "z", "sign", "hh", "mm")}
+        hh = pc.cast(pc.if_else(pc.equal(field_["hh"], ""), "0", field_["hh"]), pa.int64()).to_numpy()
+        mm = pc.cast(pc.if_else(pc.equal(field_["mm"], ""), "0", field_["mm"]), pa.int64()).to_numpy()
+        frac = field_["f"]
+        sub = pc.cast(pc.utf8_slice_codeunits(pc.utf8_rpad(frac, 6, "0"), 0, 6), pa.int64())
+        micro[rest] = sub.to_numpy()
+        sign = np.where(mask(pc.equal(field_["sign"], "-")), -1, 1)
+        offset[rest] = sign * (hh * 60 + mm) * 60_000_000
+        ok[rest] &= (hh <= 23) & (mm <= 59)
+        below = pc.utf8_rtrim(pc.utf8_slice_codeunits(frac, 6, 1 << 20), "0")
+        below_hash = np.where(mask(pc.equal(below, "")), np.uint64(0), hash_strings(below))
+        aware = np.where(mask(pc.not_equal(field_["z"], "")), _AWARE, np.uint64(0))
+        key[rest] = below_hash ^ aware.astype(np.uint64)
+    seconds = pc.cast(pc.fill_null(base, pa.scalar(0, base.type)), pa.int64()).to_numpy()
+    total = seconds * 1_000_000 + micro - offset
+    typed = pa.array(total, pa.int64()).cast(pa.timestamp("us"))
+    return typed, ok, key, base
+
+
+def _parse_iso_datetime(s: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array]:
     shape = _match(s, _ISO_DATETIME_RE)
     head = pc.replace_substring(pc.utf8_slice_codeunits(s, 0, 19), " ", "T")
-    typed, ok = _strptime(head, "%Y-%m-%dT%H:%M:%S", shape)
-    ok &= ~_rolled_over(head, typed, ok, r"^\d{4}-\d{2}-(?P<day>\d{2})T")
-    return typed, ok
+    typed, ok, key, base = _iso_instant(s, head, "%Y-%m-%dT%H:%M:%S", shape, 19)
+    ok &= ~_rolled_over(head, base, ok, r"^\d{4}-\d{2}-(?P<day>\d{2})T")
+    return typed, ok, key

@@ -1,4 +1,4 @@
-"""``docket check FILE [--schema TABLESCHEMA.json] [--json]``: the data checks on one file.
+"""``docket check FILE [--schema TABLESCHEMA.json] [--dialect DIALECT.json] [--json]``: the data checks on one file.
 
 Like ``frictionless validate``, it needs no instance and no request, so a provider can check a
 file before submitting it. Exit 0 when the report has no errors, 1 when it has, 2 for bad usage
@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     parser.add_argument("file", metavar="FILE", help="the CSV file to check")
     parser.add_argument("--schema", metavar="TABLESCHEMA.json",
                         help="a Frictionless Table Schema (JSON) declaring the columns")
+    parser.add_argument("--dialect", metavar="DIALECT.json",
+                        help="a Frictionless Table Dialect (JSON) saying how the CSV is written: "
+                             "delimiter, quoteChar, header, headerRows, commentChar...")
     parser.add_argument("--encoding", metavar="NAME",
                         help="the encoding the file is declared to have (default UTF-8)")
     parser.add_argument("--severity", metavar="CHECK=LEVEL", action="append", default=[],
@@ -96,7 +99,7 @@ def handle(args: argparse.Namespace) -> int:
         kwargs["sample_size"] = args.sample
     report = check_table(
         Path(args.file), args.schema, severities=_severities(args.severity),
-        encoding=args.encoding, **kwargs,
+        encoding=args.encoding, dialect=args.dialect, **kwargs,
     )
     if args.output:
         try:
