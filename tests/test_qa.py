@@ -136,7 +136,7 @@ def test_report_names_every_seeded_error(seeded_run):
     assert result.code == 1, result.err  # the report has errors
     assert "Traceback" not in result.err
     out = result.json()
-    assert out["outcome"] == "failed" and out["valid"] is False and out["reason"] is None
+    assert out["outcome"] == "rejected" and out["valid"] is False and out["reason"] is None
     report = json.loads(Path(out["report"]).read_text(encoding="utf-8"))
     assert report["subject"] == {"kind": "request", "id": seeded_run["id"], "revision": 1}
     entries = report["checks"]
@@ -166,9 +166,9 @@ def test_report_names_every_seeded_error(seeded_run):
 def test_step_history_and_files_on_disk(seeded_run, d):
     request_id, out = seeded_run["id"], seeded_run["result"].json()
     assert d.get(request_id)["steps"]["qa"]["status"] == "closed"
-    assert d.get(request_id)["steps"]["qa"]["outcome"] == "failed"
+    assert d.get(request_id)["steps"]["qa"]["outcome"] == "rejected"
     last = d.history(request_id)[-1]
-    assert (last["step"], last["to"], last["outcome"]) == ("qa", "closed", "failed")
+    assert (last["step"], last["to"], last["outcome"]) == ("qa", "closed", "rejected")
     assert out["executed"].endswith(f"runs/{request_id}/qa-1.ipynb")
     assert out["report"].endswith(f"runs/{request_id}/qa-1.report.json")
     executed = nbformat.read(out["executed"], as_version=4)
@@ -209,7 +209,7 @@ def test_prov_has_the_run_its_plan_parameters_outputs_and_derivation(seeded_run,
     assert checksum_of(entities, plans[0]["prov:plan"]) == sha256(ROOT / "notebooks" / "qa.ipynb")
     assert "SoftwareAgent" in json.dumps(b["agent"][plans[0]["prov:agent"]])
     # the outcome and the step's status are the run's (the activity), the verdict the report's
-    assert literal(b["activity"][activity]["dkt:outcome"]) == "failed"
+    assert literal(b["activity"][activity]["dkt:outcome"]) == "rejected"
     assert literal(b["activity"][activity]["dkt:stepStatus"]) == "closed"
     # the stored files the report derives from are the ones the transfer bundle generated
     transfer = json.loads(d.export_prov(request_id, "json"))["bundle"][f"{request_id}_transfer_1:bundle"]
@@ -283,7 +283,7 @@ def test_a_crashing_notebook_ends_failed_and_is_recorded(tmp_path):
     with docket.open(folder) as dk:
         request_id = ready(dk, REQUESTS / "weather-table-schema.json")
     result = docket_cli("qa", request_id, instance=folder)
-    assert result.code == 1
+    assert result.code == 5  # the run could not complete (not: the data have errors)
     assert "Traceback" not in result.out + result.err
     assert "ValueError: seeded crash in" in result.out
     with docket.open(folder) as dk:
@@ -312,6 +312,7 @@ def test_batch_of_three_on_two_workers_survives_a_failure(inst, d, capsys):
     assert summary["scheduler"] == "local cluster, 2 workers"
     assert [r["id"] for r in summary["runs"]] == [ids[0], unapproved, *ids[1:]]
     assert (summary["total"], summary["done"], summary["not_run"]) == (4, 3, 1)
+    assert (summary["rejected"], summary["failed"]) == (0, 0)
     refused = summary["runs"][1]
     assert refused["outcome"] == "not-run" and "approved" in refused["message"] and refused["exit_code"] == 3
     for run in summary["runs"]:

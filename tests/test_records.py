@@ -72,7 +72,7 @@ def test_submit_prints_id_and_list_show_history(instance_dir: Path) -> None:
 
     hist = docket_cli("history", "ocean-0001", "--json", instance=instance_dir).json()
     assert [(h["kind"], h["from"], h["to"]) for h in hist] == [
-        ("review", "draft", "submitted"), ("step", "open", "closed")]
+        ("revision", None, "ocean-0001.1"), ("review", "draft", "submitted"), ("step", "open", "closed")]
     assert hist[0]["actor"] == "ana.lima@ifremer.example.org" and hist[0]["role"] == "provider"
 
 

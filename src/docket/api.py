@@ -39,6 +39,7 @@ from docket.workflow import (
     check_role,
     check_step_change,
     initial_steps,
+    step_filter,
 )
 
 
@@ -198,8 +199,15 @@ class Docket:
         keys = ("status", "location", "size", "md5", "sha256", "media_type", "encoding", "rows", "detail")
         return {r.name: {k: getattr(r, k) for k in keys if getattr(r, k) is not None} for r in rows}
 
-    def list(self, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """One summary per request, newest first; ``status`` filters on the review state."""
+    def list(self, status: str | None = None, limit: int | None = None, *, step: str | None = None,
+             step_status: str | None = None) -> list[dict[str, Any]]:
+        """One summary per request, newest first; ``status`` filters on the review state.
+
+        ``step`` with ``step_status`` keeps the requests whose step is in that status
+        (``in-progress``, ``closed``...) or closed with that outcome (``rejected``, ``failed``,
+        ``done``...); unknown names are bad input naming the allowed ones.
+        """
+        wanted = step_filter(step, step_status)
         query = select(tables.requests).order_by(tables.requests.c.created_date.desc(), tables.requests.c.number.desc())
         if status:
             query = query.where(tables.requests.c.review_state == status)
@@ -207,10 +215,12 @@ class Docket:
             # SQLite reads LIMIT -1 as "no limit" and overflows past 64 bits; PostgreSQL refuses
             # both: one rule here instead.
             raise BadInput(f"the limit must be a whole number from 1 to {MAX_REVISION}, not {limit}")
-        if limit:
+        if limit and wanted is None:
             query = query.limit(limit)
         with self.store.connect() as conn:
             rows = conn.execute(query).all()
+        if wanted is not None:  # the steps are JSON: filtered here, the same on every store
+            rows = [r for r in rows if wanted((r.steps or {}).get(step) or {"status": "open"})][:limit]
         return [
             {
                 "id": r.id,
@@ -226,9 +236,14 @@ class Docket:
         ]
 
     def history(self, request_id: str) -> list[dict[str, Any]]:
-        """Every transition of a request, oldest first: who, when, from, to, comment."""
+        """Every transition of a request, oldest first: who, when, from, to, comment.
+
+        Every revision is a row too (``kind`` ``revision``, ``from``/``to`` the refs of the
+        revisions before and after, ``minor`` for a declared minor edit), even one that left the
+        review state where it was: merged in time order, before the state changes it made.
+        """
         rows = self._rows_of(tables.status_history, request_id)
-        return [
+        transitions = [
             {
                 "at": _iso(r.at),
                 "revision": r.revision,
@@ -243,6 +258,49 @@ class Docket:
             }
             for r in rows
         ]
+        return _merge_in_time(self._revision_rows(parse_ref(request_id)[0]), transitions)
+
+    def _revision_rows(self, request_id: str) -> list[dict[str, Any]]:
+        """One history row per revision: who wrote it (and in which role, from the audit log)."""
+        v, a = tables.revisions, tables.audit_log
+        with self.store.connect() as conn:
+            revisions = conn.execute(select(v.c.revision, v.c.created_by, v.c.created_date)
+                                     .where(v.c.request_id == request_id).order_by(v.c.revision)).all()
+            writes = conn.execute(select(a.c.role, a.c.detail).where(
+                a.c.request_id == request_id, a.c.action.in_(("submit", "revise"))).order_by(a.c.id)).all()
+        how = {w.detail.get("revision"): w for w in writes if isinstance(w.detail, dict)}
+        return [
+            {
+                "at": _iso(r.created_date), "revision": r.revision, "kind": "revision", "step": None,
+                "from": f"{request_id}.{r.revision - 1}" if r.revision > 1 else None,
+                "to": f"{request_id}.{r.revision}", "outcome": None, "actor": r.created_by,
+                "role": how[r.revision].role if r.revision in how else None, "comment": None,
+                "minor": bool(r.revision in how and how[r.revision].detail.get("minor")),
+            }
+            for r in revisions
+        ]
+
+    def diff(self, ref_a: str, ref_b: str | None = None) -> dict[str, Any]:
+        """Field-level differences in content from revision ``ref_a`` to ``ref_b`` (see
+        :mod:`docket.diff`): ``{"from", "to", "changes": [{op, path, old, new}, ...]}``.
+
+        Without ``ref_b``: ``ID`` is its current revision against the one before, ``ID.N`` revision
+        N against N-1. Any two revisions may be compared, of one request or of two.
+        """
+        from docket.diff import as_result, diff_records
+
+        old, new = self.revision_pair(ref_a, ref_b)
+        return as_result(old, new, diff_records(old, new))
+
+    def revision_pair(self, ref_a: str, ref_b: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The two revisions :meth:`diff` compares, older first as given."""
+        if ref_b is not None:
+            return self.get(ref_a), self.get(ref_b)
+        new = self.get(ref_a)
+        if new["revision"] == 1:
+            raise BadInput(f"{new['id']}.1 is the first revision of {new['id']}: there is none before it "
+                           "to compare with (give two: docket diff ID.1 ID.2)")
+        return self.get(new["id"], new["revision"] - 1), new
 
     def audit(self, request_id: str | None = None) -> list[dict[str, Any]]:
         a = tables.audit_log
@@ -720,6 +778,22 @@ def record_digest(record: dict[str, Any]) -> str:
     """Digest of a revision's content (without the audit fields, which change on every write)."""
     skip = {"created_by", "created_date", "last_modified_by", "last_modified_date"}
     return digest({k: v for k, v in record.items() if k not in skip})
+
+
+def _merge_in_time(revisions: list[dict[str, Any]], transitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The transitions in their own order, each revision placed before the first transition that
+    is not earlier than it (the state changes its write made come after it)."""
+    out: list[dict[str, Any]] = []
+    pending = list(revisions)
+    for row in transitions:
+        while pending and _instant(pending[0]["at"]) <= _instant(row["at"]):
+            out.append(pending.pop(0))
+        out.append(row)
+    return out + pending
+
+
+def _instant(value: Any) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _iso(value: Any) -> Any:

@@ -78,8 +78,9 @@ class StepChange:
     outcome: str | None = None
 
 
-# Steps that must have ended well before a step may start: errors in transfer or qa block
-# publication, and only a published dataset is archived.
+# Steps that must have ended well (closed/done) before a step may start: a failed transfer, a qa
+# that found errors in the data (rejected) or could not complete (failed) block publication, and
+# only a published dataset is archived. A step itself may run again whatever its own outcome.
 PRECONDITIONS: dict[str, tuple[str, ...]] = {
     "qa": ("transfer",),
     "publication": ("transfer", "qa"),
@@ -109,3 +110,25 @@ def check_step_change(change: StepChange, role: str, review_state: str,
             if not (state.get("status") == "closed" and state.get("outcome") == "done"):
                 found = state.get("status", "open") + (f"/{state['outcome']}" if state.get("outcome") else "")
                 raise Refused(f"the {change.step} step needs {before} closed/done first; {before} is {found}")
+
+
+def step_filter(step: str | None, status: str | None):
+    """A test of one step's state for ``docket list --step S --status X``, or None for no filter.
+
+    ``X`` is a status (``open``, ``in-progress``, ``closed``...) or an outcome (``done``,
+    ``rejected``, ``failed``...), which means closed with it. Unknown names are bad input that
+    names the allowed values.
+    """
+    if step is None and status is None:
+        return None
+    if step is None or status is None:
+        raise BadInput("--step and --status go together: a step and the status (or outcome) to keep")
+    if step not in STEPS:
+        raise BadInput(f"unknown step {step!r}; steps are {', '.join(STEPS)}")
+    allowed = STATUSES + OUTCOMES
+    if status not in allowed:
+        raise BadInput(f"unknown status {status!r} for step {step}; give a status ({', '.join(STATUSES)}) "
+                       f"or an outcome ({', '.join(OUTCOMES)})")
+    if status in OUTCOMES:
+        return lambda state: state.get("status") == "closed" and state.get("outcome") == status
+    return lambda state: state.get("status", "open") == status

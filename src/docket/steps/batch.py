@@ -51,9 +51,10 @@ def run_batch(instance_dir: str | os.PathLike[str], ids: Iterable[str], *, worke
               actor: Any = None) -> dict[str, Any]:
     """Run QA on every request in ``ids``; returns a summary with one entry per id, in order.
 
-    ``outcome`` of an entry is ``done`` (no errors), ``failed`` (the report has errors or the
-    notebook crashed; ``reason`` says which) or ``not-run`` (refused, unknown id, worker lost...;
-    ``message`` says why).
+    ``outcome`` of an entry is ``done`` (no errors), ``rejected`` (the run completed and the report
+    has errors), ``failed`` (the run could not complete: notebook raised, kernel died, no report,
+    a stored file missing; ``reason`` says which) or ``not-run`` (refused, unknown id, worker
+    lost...; ``message`` says why). Each has its count in the summary.
     """
     ids = list(dict.fromkeys(ids))
     if workers < 1:
@@ -70,6 +71,7 @@ def run_batch(instance_dir: str | os.PathLike[str], ids: Iterable[str], *, worke
         "scheduler": scheduler or f"local cluster, {workers} workers",
         "total": len(runs),
         "done": sum(r["outcome"] == "done" for r in runs),
+        "rejected": sum(r["outcome"] == "rejected" for r in runs),
         "failed": sum(r["outcome"] == "failed" for r in runs),
         "not_run": sum(r["outcome"] == "not-run" for r in runs),
         "with_errors": sum(bool(r.get("errors")) for r in runs),

@@ -3,14 +3,25 @@
 The notebook (``notebooks/qa.ipynb``, or the one an instance names in ``docket.toml`` under
 ``[qa] notebook``) runs the checks and writes the quality report; the executed notebook and the
 report are kept in ``runs/<id>/qa-<n>.ipynb`` and ``runs/<id>/qa-<n>.report.json``, ``n`` being
-the qa step instance. The run is then recorded in one transaction: the step ``closed/done`` (or
-``closed/failed`` when the report has errors or the notebook crashed), history, audit and the
-qa-run PROV bundle: the run, the notebook as its plan (with its digest), the parameters, the
-executed notebook and the report as generated entities, the report derived from the stored files
-of the latest transfer, and the report's summary counts.
+the qa step instance. The run is then recorded in one transaction: the step's outcome, history,
+audit and the qa-run PROV bundle: the run, the notebook as its plan (with its digest), the
+parameters, the executed notebook and the report as generated entities, the report derived from
+the stored files of the latest transfer, and the report's summary counts.
+
+The outcome says what happened (and what ``docket qa`` exits with):
+
+``closed/done``
+    the run completed and the report has no errors (exit 0);
+``closed/rejected``
+    the run completed and the report has errors: the data need fixing (exit 1);
+``closed/failed``
+    the run could not complete: the notebook raised, its kernel died or timed out, papermill
+    failed, the notebook wrote no usable report, or a stored file had gone from ``files/``
+    (exit 5). ``reason`` says which, in history (the comment) and in PROV (``dkt:reason``).
 
 The notebook runs in its own kernel, so a crash in it (or in a check) cannot take docket down:
-it ends the step ``closed/failed`` with the reason, and is still recorded.
+it is a failed run, recorded like any other. Neither ``rejected`` nor ``failed`` lets the
+request be published; QA may run again from either.
 """
 
 from __future__ import annotations
@@ -151,8 +162,9 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
     """Execute the QA notebook on request ``ref`` and record the run; returns a summary.
 
     Refused (exit 3) unless the request is approved and its transfer closed/done; bad ``checks``
-    are refused (exit 2) before a kernel starts. The step ends ``closed/failed`` when the report
-    has errors or the notebook crashed (``reason`` says why), ``closed/done`` otherwise.
+    are refused (exit 2) before a kernel starts. The step ends ``closed/done`` (no errors),
+    ``closed/rejected`` (the report has errors) or ``closed/failed`` (the run could not complete;
+    ``reason`` says why, and no kernel starts when a stored file is missing).
     """
     from docket.workflow import StepChange, check_step_change
 
@@ -163,7 +175,8 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
     selected_severities(docket.config.severities, checks)  # bad names fail here, not in the kernel
     revision = doc["revision"]
     transfer_n = latest_transfer_n(docket, request_id)
-    stored = [f["name"] for f in docket.files(request_id) if f["status"] == "stored"]
+    stored_rows = [f for f in docket.files(request_id) if f["status"] == "stored"]
+    stored = [f["name"] for f in stored_rows]
     checked = [Id(stored_file_id(request_id, transfer_n, name)) for name in stored] if transfer_n else []
 
     notebook = notebook_path(docket)
@@ -184,13 +197,15 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
     }
 
     started = now()  # papermill starts: the run's start, and when it used its inputs
-    reason = execute(notebook, executed, parameters, run_dir, docket, progress)
+    reason = missing_files(stored_rows)
+    if reason is None:
+        reason = execute(notebook, executed, parameters, run_dir, docket, progress)
     finished = now()  # papermill is done: the executed notebook and the report are generated
     report = None
     if reason is None:
         report, reason = read_report(report_path)
     summary = report.summary if report is not None else None
-    outcome = "failed" if reason or summary["has_errors"] else "done"
+    outcome = "failed" if reason else "rejected" if summary["has_errors"] else "done"
     comment = reason or describe(summary)
 
     def prov_values(step_n: int) -> dict[str, Any]:
@@ -262,6 +277,16 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
         ],
         "text": report.text() if report is not None else None,
     }
+
+
+def missing_files(stored: list[dict[str, Any]]) -> str | None:
+    """Why the run cannot check the data: a file the transfer stored is no longer in ``files/``
+    (a storage problem, not an error in the data), or None."""
+    gone = [f["name"] for f in stored if not f["location"] or not Path(f["location"]).is_file()]
+    if not gone:
+        return None
+    shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    return f"stored file{'s' if len(gone) > 1 else ''} missing from files/: {shown} (transfer again)"
 
 
 def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Path, docket: Docket,

@@ -7,6 +7,7 @@ import sys
 
 from docket.cli.context import actor_from, add_actor_flags, open_docket
 from docket.cli.output import add_json_flag, emit
+from docket.errors import BadInput
 from docket.workflow import REVIEW_STATES
 
 
@@ -34,8 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_flag(p)
     p.set_defaults(func=review)
 
-    p = sub.add_parser("list", help="list requests")
-    p.add_argument("--status", choices=REVIEW_STATES, help="only requests in this review state")
+    p = sub.add_parser("list", help="list requests, with their transfer and QA status",
+                       description="List requests, newest first. --status alone keeps a review state "
+                                   f"({', '.join(REVIEW_STATES)}); with --step it keeps the requests whose "
+                                   "step is in that status (open, in-progress, closed...) or closed with "
+                                   "that outcome (done, rejected, failed...): docket list --step qa "
+                                   "--status rejected.")
+    p.add_argument("--status", metavar="STATE",
+                   help="a review state; with --step, that step's status or outcome")
+    p.add_argument("--step", metavar="STEP", help="filter on this step (request, review, transfer, qa, "
+                                                  "publication, archive) instead of the review state")
     p.add_argument("--limit", type=int)
     add_json_flag(p)
     p.set_defaults(func=list_)
@@ -45,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_flag(p)
     p.set_defaults(func=show)
 
-    p = sub.add_parser("history", help="every transition of a request: who, when, from, to, comment")
+    p = sub.add_parser("history", help="every revision and transition of a request: who, when, from, to, comment")
     p.add_argument("id")
     add_json_flag(p)
     p.set_defaults(func=history)
@@ -84,15 +93,33 @@ def review(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
+    from docket.workflow import step_filter
+
+    if args.step is None and args.status is not None and args.status not in REVIEW_STATES:
+        raise BadInput(f"unknown review state {args.status!r}; states are {', '.join(REVIEW_STATES)} "
+                       "(or give --step STEP to filter on a step's status)")
+    if args.step is not None:
+        step_filter(args.step, args.status)  # unknown names refused before the store is opened
     with open_docket(args) as d:
-        rows = d.list(status=args.status, limit=args.limit)
-    lines = [f"{'ID':<16} {'REV':>3}  {'STATE':<10} {'QA':<16} TITLE"]
+        if args.step is None:
+            rows = d.list(status=args.status, limit=args.limit)
+        else:
+            rows = d.list(limit=args.limit, step=args.step, step_status=args.status)
+    for r in rows:  # each request's transfer and QA state, as the table shows them
+        r["transfer"] = step_text(r["steps"], "transfer")
+        r["qa"] = step_text(r["steps"], "qa")
+    lines = [f"{'ID':<16} {'REV':>3}  {'STATE':<10} {'TRANSFER':<16} {'QA':<16} TITLE"]
     for r in rows:
-        qa = r["steps"].get("qa", {})
-        qa_text = qa.get("status", "") + (f"/{qa['outcome']}" if qa.get("outcome") else "")
-        lines.append(f"{r['id']:<16} {r['revision']:>3}  {r['review_state']:<10} {qa_text:<16} {r['title'][:60]}")
+        lines.append(f"{r['id']:<16} {r['revision']:>3}  {r['review_state']:<10} {r['transfer']:<16} "
+                     f"{r['qa']:<16} {r['title'][:60]}")
     emit(args, rows, "\n".join(lines) if rows else "no requests")
     return 0
+
+
+def step_text(steps: dict, step: str) -> str:
+    """``status`` or ``closed/outcome`` of one step (``open`` when the request never reached it)."""
+    state = (steps or {}).get(step) or {}
+    return state.get("status", "open") + (f"/{state['outcome']}" if state.get("outcome") else "")
 
 
 def show(args: argparse.Namespace) -> int:
@@ -128,7 +155,9 @@ def history(args: argparse.Namespace) -> int:
         what = f"{h['kind']}" + (f" {h['step']}" if h["step"] else "")
         change = f"{h['from'] or '-'} -> {h['to']}" + (f" ({h['outcome']})" if h["outcome"] else "")
         note = f"  \"{h['comment']}\"" if h["comment"] else ""
-        lines.append(f"{h['at']}  rev {h['revision']}  {what:<16} {change:<32} {h['actor']} [{h['role']}]{note}")
+        if h.get("minor"):
+            note += "  (minor edit)"
+        lines.append(f"{h['at']}  rev {h['revision']}  {what:<16} {change:<32} {h['actor']} [{h['role'] or '?'}]{note}")
     emit(args, rows, "\n".join(lines))
     return 0
 
