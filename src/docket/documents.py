@@ -106,6 +106,22 @@ def load_json_file(path: str | Path, what: str = "file", *, max_bytes: int = MAX
     return parse_json(raw, str(p), max_depth=max_depth, max_int_digits=max_int_digits)
 
 
+def load_descriptor(path: str | Path, what: str) -> Any:
+    """A Frictionless-style descriptor (Table Schema, Table Dialect...) from its JSON file.
+
+    A missing file is NotFound, and anything the bounded reader refuses is a BadInput that says
+    which descriptor it was, so ``--schema`` and ``--dialect`` fail the same way.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"{path}: no such {what} file")
+    try:
+        return load_json_file(path, what)
+    except BadInput as exc:
+        raise BadInput(f"{path}: the {what} is not JSON docket accepts ({exc.message})",
+                       exc.problems) from None
+
+
 def parse_json(raw: bytes | str, where: str, *, max_depth: int = MAX_DEPTH,
                max_int_digits: int = MAX_INT_DIGITS) -> Any:
     """Strict, bounded JSON: the value, or a :class:`BadInput` that names ``where`` and the spot.

@@ -19,7 +19,7 @@ from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, RecordContext
 from docket.checks.congruence import declared_files
 from docket.checks.dialect import load_dialect, validate_dialect
 from docket.checks.report import Report, build_report
-from docket.documents import load_json_file
+from docket.documents import load_descriptor
 from docket.errors import BadInput, NotFound, Problem
 
 TABULAR_MEDIA_TYPES = ("text/csv", "text/tab-separated-values", "application/csv")
@@ -36,14 +36,7 @@ def load_table_schema(schema: dict[str, Any] | str | Path | None) -> dict[str, A
     if schema is None:
         return None
     if isinstance(schema, str | Path):
-        path = Path(schema)
-        if not path.is_file():
-            raise NotFound(f"{path}: no such Table Schema file")
-        try:
-            schema = load_json_file(path, "Table Schema")
-        except BadInput as exc:
-            raise BadInput(f"{path}: the Table Schema is not JSON docket accepts ({exc.message})",
-                           exc.problems) from None
+        schema = load_descriptor(schema, "Table Schema")
     if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
         raise BadInput("the Table Schema must be a JSON object with a 'fields' list")
     for i, desc in enumerate(schema["fields"]):

@@ -35,7 +35,7 @@ import numpy as np
 
 from docket.checks.base import CheckResult, TableCheck
 from docket.checks.registry import register
-from docket.errors import BadInput, NotFound, Problem
+from docket.errors import BadInput, Problem
 
 LINE_TERMINATORS = ("\r\n", "\n", "\r")
 #: The comment character looked for before the header when no dialect is declared.
@@ -152,17 +152,9 @@ def load_dialect(dialect: dict[str, Any] | str | Path | None) -> dict[str, Any] 
     if dialect is None:
         return None
     if isinstance(dialect, str | Path):
-        from docket.documents import load_json_file
+        from docket.documents import load_descriptor
 
-        path = Path(dialect)
-        if not path.is_file():
-            raise NotFound(f"{path}: no such Table Dialect file")
-        try:
-            desc = load_json_file(path, "Table Dialect")
-        except BadInput as exc:
-            raise BadInput(f"{path}: the Table Dialect is not JSON docket accepts ({exc.message})",
-                           exc.problems) from None
-        return validate_dialect(desc, str(path))
+        return validate_dialect(load_descriptor(dialect, "Table Dialect"), str(dialect))
     return validate_dialect(dialect)
 
 
