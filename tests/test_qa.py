@@ -269,8 +269,8 @@ def test_selection_names_ids_or_families():
 # --------------------------------------------------------------------------- a crashing notebook
 
 
-def test_a_crashing_notebook_ends_failed_and_is_recorded(tmp_path):
-    folder = tmp_path / "inst"
+def crash_instance(folder: Path) -> None:
+    """A new instance whose ``[qa] notebook`` raises in its second cell."""
     init(folder)
     crash = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("instance = request_id = revision = checks = report_path = None",
@@ -280,6 +280,11 @@ def test_a_crashing_notebook_ends_failed_and_is_recorded(tmp_path):
     nbformat.write(crash, folder / "crash.ipynb")
     with (folder / "docket.toml").open("a", encoding="utf-8") as f:
         f.write('\n[qa]\nnotebook = "crash.ipynb"\n')
+
+
+def test_a_crashing_notebook_ends_failed_and_is_recorded(tmp_path):
+    folder = tmp_path / "inst"
+    crash_instance(folder)
     with docket.open(folder) as dk:
         request_id = ready(dk, REQUESTS / "weather-table-schema.json")
     result = docket_cli("qa", request_id, instance=folder)

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 import docket
@@ -21,7 +20,16 @@ from docket.api import Actor, Docket
 from docket.cli.commands.qa import batch_text
 from docket.errors import BadInput, Refused
 from tests.clirun import docket_cli
-from tests.test_qa import DATA, REQUESTS, init, literal, qa_bundle, ready, seeded_request
+from tests.test_qa import (
+    DATA,
+    REQUESTS,
+    crash_instance,
+    init,
+    literal,
+    qa_bundle,
+    ready,
+    seeded_request,
+)
 
 MANAGER = Actor("Maria", "data-manager")
 REVIEWER = Actor("Eva", "reviewer")
@@ -135,18 +143,6 @@ def test_a_missing_stored_file_fails_the_run_with_its_reason(world):
     out = result.json()
     assert (out["outcome"], out["n"], out["errors"]) == ("failed", 2, None)
     assert "missing from files/" in out["reason"]
-
-
-def crash_instance(folder: Path) -> None:
-    init(folder)
-    crash = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("instance = request_id = revision = checks = report_path = None",
-                                  metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("raise ValueError('seeded crash in ' + request_id)"),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    nbformat.write(crash, folder / "crash.ipynb")
-    with (folder / "docket.toml").open("a", encoding="utf-8") as f:
-        f.write('\n[qa]\nnotebook = "crash.ipynb"\n')
 
 
 def test_a_notebook_that_raises_fails_blocks_publication_and_qa_runs_again(tmp_path):
