@@ -62,3 +62,32 @@ def mail_with(attachments: list[tuple[str, bytes]], subject: str = "Ingest form"
     for name, data in attachments:
         msg.add_attachment(data, maintype="application", subtype="json", filename=name)
     return msg
+
+
+# -- paths into a JSON value (for mutating forms and requests in the fuzz tests) -----------------
+
+
+def paths_of(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path into ``node`` (the root's is ``()``), depth first."""
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += paths_of(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += paths_of(v, (*prefix, i))
+    return out
+
+
+def get_at(node: Any, path: tuple) -> Any:
+    for part in path:
+        node = node[part]
+    return node
+
+
+def set_at(doc: Any, path: tuple, value: Any) -> Any:
+    """``doc`` with the value at ``path`` replaced (in place); the root path replaces it whole."""
+    if not path:
+        return value
+    get_at(doc, path[:-1])[path[-1]] = value
+    return doc

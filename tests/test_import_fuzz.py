@@ -30,7 +30,7 @@ from docket.forms.definition import load_form
 from docket.offline.envelope import seal
 from docket.offline.export import export_form
 from docket.store import tables
-from tests.offline_helpers import cli, fill, request_data
+from tests.offline_helpers import cli, fill, get_at, paths_of, request_data, set_at
 
 BLANK = json.loads(export_form(load_form("ingest-request"), "json", "en"))
 VALID = fill(BLANK, request_data(), sealed=True)
@@ -108,37 +108,12 @@ json_values = st.recursive(
 )
 
 
-def paths_of(node: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += paths_of(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += paths_of(v, (*prefix, i))
-    return out
-
-
 DATA_PATHS = [p for p in paths_of(VALID) if p and p[0] in ("data", "docket_form", "form_version", "language",
                                                                 "request", "digest")]
 
 
-def _get(node: Any, path: tuple) -> Any:
-    for part in path:
-        node = node[part]
-    return node
-
-
-def _set(doc: dict, path: tuple, value: Any) -> dict:
-    if not path:
-        return value
-    parent = _get(doc, path[:-1])
-    parent[path[-1]] = value
-    return doc
-
-
-DICT_PATHS = [p for p in paths_of(VALID) if isinstance(_get(VALID, p), dict) and (not p or p[0] != "schema")]
-STRING_PATHS = [p for p in DATA_PATHS if isinstance(_get(VALID, p), str)]
+DICT_PATHS = [p for p in paths_of(VALID) if isinstance(get_at(VALID, p), dict) and (not p or p[0] != "schema")]
+STRING_PATHS = [p for p in DATA_PATHS if isinstance(get_at(VALID, p), str)]
 
 
 def varied_valid(title: str) -> dict:
@@ -158,19 +133,19 @@ def form_bytes(draw: st.DrawFn) -> bytes:
         doc = varied_valid(draw(st.text(min_size=1, max_size=40).filter(str.strip)))
         reseal = False
     elif kind == "wrong-type":
-        doc = _set(doc, draw(st.sampled_from(DATA_PATHS)), draw(json_values))
+        doc = set_at(doc, draw(st.sampled_from(DATA_PATHS)), draw(json_values))
     elif kind == "huge":
         n = draw(st.integers(min_value=5_000, max_value=120_000))
-        doc = _set(doc, draw(st.sampled_from(STRING_PATHS)), draw(st.sampled_from("xé€\U0001f600")) * n)
+        doc = set_at(doc, draw(st.sampled_from(STRING_PATHS)), draw(st.sampled_from("xé€\U0001f600")) * n)
     elif kind == "unknown":
         path = draw(st.sampled_from(DICT_PATHS))
-        _get(doc, path)[draw(st.text(min_size=1, max_size=12))] = draw(json_values)
+        get_at(doc, path)[draw(st.text(min_size=1, max_size=12))] = draw(json_values)
     elif kind == "digest":
         doc["digest"] = draw(json_values | st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
         reseal = False
     elif kind == "drop-key":
         path = draw(st.sampled_from([p for p in DATA_PATHS if p]))
-        parent = _get(doc, path[:-1])
+        parent = get_at(doc, path[:-1])
         if isinstance(parent, dict):
             del parent[path[-1]]
     if reseal and isinstance(doc, dict):

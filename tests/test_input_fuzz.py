@@ -40,7 +40,7 @@ from docket.offline.export import export_form
 from docket.store import tables
 from tests.clirun import Result, docket_cli
 from tests.conftest import EXAMPLES, PG_SKIP, PG_URL, example_requests
-from tests.offline_helpers import fill, request_data
+from tests.offline_helpers import fill, get_at, paths_of, request_data, set_at
 
 _counter = itertools.count()
 MARK = "@@docket-fuzz-mark@@"  # stands for a raw JSON token until the text is written
@@ -71,30 +71,6 @@ CSV_LINES = (EXAMPLES / "data" / "clean.csv").read_text(encoding="utf-8").splitl
 
 
 # -- mutations ------------------------------------------------------------------------------------
-
-
-def paths_of(node: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += paths_of(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += paths_of(v, (*prefix, i))
-    return out
-
-
-def _get(node: Any, path: tuple) -> Any:
-    for part in path:
-        node = node[part]
-    return node
-
-
-def _set(doc: Any, path: tuple, value: Any) -> Any:
-    if not path:
-        return value
-    _get(doc, path[:-1])[path[-1]] = value
-    return doc
 
 
 json_values = st.recursive(
@@ -129,15 +105,15 @@ def mutated(draw: st.DrawFn, base: Any, title: tuple | None = None, sealed: bool
                                  "long-string", "duplicate-key", "truncate", "bytes", "text"]))
     token = key = None
     if kind == "valid" and title is not None:
-        doc = _set(doc, title, draw(st.text(min_size=1, max_size=30).filter(str.strip)))
+        doc = set_at(doc, title, draw(st.text(min_size=1, max_size=30).filter(str.strip)))
     elif kind == "wrong-type":
-        doc = _set(doc, draw(st.sampled_from(paths)), draw(json_values))
+        doc = set_at(doc, draw(st.sampled_from(paths)), draw(json_values))
     elif kind == "raw-token":
-        doc = _set(doc, draw(st.sampled_from(paths)), MARK)
+        doc = set_at(doc, draw(st.sampled_from(paths)), MARK)
         token = draw(RAW_TOKENS)
     elif kind in ("raw-key", "add-key", "duplicate-key"):
-        dicts = [p for p in paths if isinstance(_get(doc, p), dict)]
-        target = _get(doc, draw(st.sampled_from(dicts)))
+        dicts = [p for p in paths if isinstance(get_at(doc, p), dict)]
+        target = get_at(doc, draw(st.sampled_from(dicts)))
         if kind == "add-key":
             target[draw(st.text(max_size=10))] = draw(json_values)
         elif kind == "raw-key":
@@ -148,19 +124,19 @@ def mutated(draw: st.DrawFn, base: Any, title: tuple | None = None, sealed: bool
             target[KEY_MARK] = draw(json_values)
             key = json.dumps(name)
     elif kind == "drop-key":
-        inner = [p for p in paths if p and isinstance(_get(doc, p[:-1]), dict)]
+        inner = [p for p in paths if p and isinstance(get_at(doc, p[:-1]), dict)]
         if inner:
             path = draw(st.sampled_from(inner))
-            del _get(doc, path[:-1])[path[-1]]
+            del get_at(doc, path[:-1])[path[-1]]
     elif kind == "long-string":
-        strings = [p for p in paths if isinstance(_get(doc, p), str)]
+        strings = [p for p in paths if isinstance(get_at(doc, p), str)]
         if strings:
             n = draw(st.sampled_from([1_000, 60_000, 250_000]))
-            doc = _set(doc, draw(st.sampled_from(strings)), draw(st.sampled_from("xé€\U0001f600")) * n)
+            doc = set_at(doc, draw(st.sampled_from(strings)), draw(st.sampled_from("xé€\U0001f600")) * n)
     elif kind == "text":
-        strings = [p for p in paths if isinstance(_get(doc, p), str)]
+        strings = [p for p in paths if isinstance(get_at(doc, p), str)]
         if strings:  # any text hypothesis likes, lone surrogates and control characters included
-            doc = _set(doc, draw(st.sampled_from(strings)),
+            doc = set_at(doc, draw(st.sampled_from(strings)),
                        draw(st.text(st.characters(codec=None, exclude_categories=()), max_size=12)))
     if sealed and isinstance(doc, dict) and (kind == "valid" or draw(st.booleans())):
         with contextlib.suppress(TypeError, ValueError, UnicodeEncodeError):
