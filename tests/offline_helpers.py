@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default as policy
 from pathlib import Path
@@ -91,3 +96,18 @@ def set_at(doc: Any, path: tuple, value: Any) -> Any:
         return value
     get_at(doc, path[:-1])[path[-1]] = value
     return doc
+
+
+@contextlib.contextmanager
+def ram_folder(tmp_path_factory: Any, prefix: str) -> Iterator[Path]:
+    """A scratch folder on a RAM file system when there is one (the fuzz tests commit thousands of
+    times, and they are about input, not about fsync), else pytest's; removed after."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        root = Path(tempfile.mkdtemp(prefix=prefix, dir=shm))
+    else:
+        root = tmp_path_factory.mktemp(prefix.strip("-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

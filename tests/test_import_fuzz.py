@@ -11,9 +11,6 @@ import contextlib
 import itertools
 import json
 import mailbox
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default as policy
@@ -30,7 +27,7 @@ from docket.forms.definition import load_form
 from docket.offline.envelope import seal
 from docket.offline.export import export_form
 from docket.store import tables
-from tests.offline_helpers import cli, fill, get_at, paths_of, request_data, set_at
+from tests.offline_helpers import cli, fill, get_at, paths_of, ram_folder, request_data, set_at
 
 BLANK = json.loads(export_form(load_form("ingest-request"), "json", "en"))
 VALID = fill(BLANK, request_data(), sealed=True)
@@ -87,15 +84,10 @@ class Desk:
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     """On a RAM file system when there is one: the cases that import commit with fsync, and the
     fuzz is about the importer, not the disk."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        root = Path(tempfile.mkdtemp(prefix="docket-fuzz-", dir=shm))
-    else:
-        root = tmp_path_factory.mktemp("fuzz")
-    desk = Desk(root)
-    yield desk
-    desk.d.close()
-    shutil.rmtree(root, ignore_errors=True)
+    with ram_folder(tmp_path_factory, "docket-fuzz-") as root:
+        desk = Desk(root)
+        yield desk
+        desk.d.close()
 
 
 # -- strategies ---------------------------------------------------------------------------------

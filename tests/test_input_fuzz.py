@@ -18,9 +18,6 @@ import contextlib
 import copy
 import itertools
 import json
-import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +37,7 @@ from docket.offline.export import export_form
 from docket.store import tables
 from tests.clirun import Result, docket_cli
 from tests.conftest import EXAMPLES, PG_SKIP, PG_URL, example_requests
-from tests.offline_helpers import fill, get_at, paths_of, request_data, set_at
+from tests.offline_helpers import fill, get_at, paths_of, ram_folder, request_data, set_at
 
 _counter = itertools.count()
 MARK = "@@docket-fuzz-mark@@"  # stands for a raw JSON token until the text is written
@@ -208,15 +205,10 @@ class Desk:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     """On a RAM file system when there is one: the fuzz is about input, not about fsync."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        root = Path(tempfile.mkdtemp(prefix="docket-input-fuzz-", dir=shm))
-    else:
-        root = tmp_path_factory.mktemp("input-fuzz")
-    desk = Desk(root)
-    yield desk
-    desk.d.close()
-    shutil.rmtree(root, ignore_errors=True)
+    with ram_folder(tmp_path_factory, "docket-input-fuzz-") as root:
+        desk = Desk(root)
+        yield desk
+        desk.d.close()
 
 
 # -- the properties ---------------------------------------------------------------------------------
