@@ -45,6 +45,9 @@ requests = Table(
     Column("version", Integer, nullable=False),  # optimistic lock: bumped by every write
     Column("created_date", DateTime(timezone=True), nullable=False),
     Column("last_modified_date", DateTime(timezone=True), nullable=False),
+    # "account:<person id>" (a provider with an account) or "provider:<e-mail or name>"
+    Column("owner", String(320)),
+    Column("submitted_by", String(80)),  # the person id of the account whose key submitted it
     UniqueConstraint("project", "number", name="uq_requests_project_number"),
     Index("ix_requests_review_state", "review_state"),
 )
@@ -133,7 +136,9 @@ jobs = Table(
     Column("result", JSON),
     Column("created_date", DateTime(timezone=True), nullable=False),
     Column("updated_date", DateTime(timezone=True), nullable=False),
+    Column("key", String(200)),  # idempotency: one job per key, however often it is queued
     Index("ix_jobs_status_next", "status", "next_try"),
+    Index("uq_jobs_key", "key", unique=True),
 )
 
 audit_log = Table(
@@ -160,4 +165,74 @@ imports = Table(
     Column("revision", Integer, nullable=False),
     Column("source", Text, nullable=False),
     Column("imported_date", DateTime(timezone=True), nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("orcid", String(40)),
+    Column("role", String(24), nullable=False),  # provider, reviewer, data-manager, admin
+    Column("person_id", String(80), nullable=False),  # opaque PROV identifier, never the e-mail
+    Column("status", String(16), nullable=False),  # active, disabled
+    Column("expires", DateTime(timezone=True)),
+    Column("created_by", String(320), nullable=False),
+    Column("created_date", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("name", name="uq_accounts_name"),
+    UniqueConstraint("person_id", name="uq_accounts_person_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("prefix", String(16), nullable=False),  # public part of the key, to find its row
+    Column("hash", String(200), nullable=False),  # argon2 of the whole key
+    Column("expires", DateTime(timezone=True)),
+    Column("revoked_date", DateTime(timezone=True)),
+    Column("last_used_date", DateTime(timezone=True)),
+    Column("created_date", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("prefix", name="uq_api_keys_prefix"),
+)
+
+request_links = Table(
+    "request_links",
+    metadata,
+    # A provider's secret link to one request, stored like a key.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(48), ForeignKey("requests.id"), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("hash", String(200), nullable=False),
+    Column("expires", DateTime(timezone=True)),
+    Column("revoked_date", DateTime(timezone=True)),
+    Column("created_date", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("prefix", name="uq_request_links_prefix"),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(48), ForeignKey("requests.id"), nullable=False),
+    Column("revision", Integer, nullable=False),  # the revision the comment was made on
+    Column("parent_id", Integer, ForeignKey("comments.id")),  # a reply's comment
+    Column("field", Text),  # JSON path of the field it is about, if any
+    Column("text", Text, nullable=False),
+    Column("author", String(320), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("person_id", String(80), nullable=False),
+    Column("created_date", DateTime(timezone=True), nullable=False),
+    Index("ix_comments_request", "request_id", "id"),
+)
+
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    # Wrong keys and links by source, so repeated guessing from one place is slowed down.
+    Column("source", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_date", DateTime(timezone=True), nullable=False),
 )
