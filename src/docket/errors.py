@@ -72,9 +72,22 @@ class StoreUnavailable(DocketError):
 
 
 class Refused(DocketError):
-    """The role or the state does not allow the operation."""
+    """The role or the state does not allow the operation; ``rule`` names the rule that refused.
+
+    (A refusal is also written to the audit log by the API, with who, what and from where.)
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, problems: list[Problem] | None = None, *, rule: str | None = None) -> None:
+        super().__init__(message, problems)
+        self.rule = rule
+
+    def as_dict(self) -> dict:
+        out = super().as_dict()
+        if self.rule:
+            out["rule"] = self.rule
+        return out
 
 
 class Conflict(DocketError):
