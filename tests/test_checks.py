@@ -341,7 +341,8 @@ def test_check_request_covers_metadata_congruence_and_tables(tmp_path):
     assert report.has_errors
     report.validate()
     names = {f["name"]: f["checked"] for f in report.to_dict()["files"]}
-    assert names == {"obs.csv": True, "gone.csv": False, "readme.txt": False}
+    assert names == {"obs.csv": True, "gone.csv": False, "readme.txt": True}
+    assert by[("text.encoding", "readme.txt")].status == "valid"  # a text file gets the text checks
 
 
 def test_check_request_names_every_missing_metadata_element():

@@ -195,3 +195,194 @@ class DuplicateTracker:
                 data = np.fromfile(path, dtype=_ENTRY)
                 os.unlink(path)
                 yield data
+
+
+#: Stands for a missing value inside a composite key, so ``(1, missing)`` is a key of its own.
+NONE_HASH = np.uint64(0x6C8E9CF570932BD5)
+
+
+def hash_canonical(arr: pa.Array) -> np.ndarray:
+    """Like :func:`hash_values`, but a whole number stored as a float hashes as that integer.
+
+    Foreign keys compare values across two fields that may be declared ``integer`` on one side and
+    ``number`` on the other; as numbers, ``1`` and ``1.0`` are the same value and must match.
+    """
+    if not pa.types.is_floating(arr.type):
+        return hash_values(arr)
+    values = arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64) + 0.0
+    bits = values.view(np.uint64).copy()
+    with np.errstate(invalid="ignore"):
+        whole = (values == np.floor(values)) & (np.abs(values) < 2.0**62)
+    bits[whole] = values[whole].astype(np.int64).view(np.uint64)
+    return _fmix(bits ^ _SEED)
+
+
+class BucketSpill:
+    """Entries with a 64-bit hash field ``h``, in memory up to ``limit``, then in bucket files.
+
+    The bucket of an entry is the top bits of its hash, as in :class:`DuplicateTracker`, so two
+    spills of different entries (the keys a foreign key refers to, and the rows that refer to
+    them) can be compared one bucket at a time: memory holds one bucket of each, not the file.
+    """
+
+    def __init__(self, spill_dir: Path, limit: int, name: str, dtype: np.dtype) -> None:
+        self.spill_dir = spill_dir
+        self.limit = max(1, limit)
+        self.name = name
+        self.dtype = np.dtype(dtype)
+        self.count = 0
+        self._parts: list[np.ndarray] = []
+        self._held = 0
+        self._files: list[Path] | None = None
+
+    @property
+    def spilled(self) -> bool:
+        return self._files is not None
+
+    @property
+    def held_count(self) -> int:
+        """Entries held in memory (not yet spilled)."""
+        return self._held
+
+    def add(self, entries: np.ndarray) -> None:
+        if not len(entries):
+            return
+        self._parts.append(np.asarray(entries, self.dtype))
+        self._held += len(entries)
+        self.count += len(entries)
+        if self._held >= self.limit:
+            self.spill()
+
+    def held(self) -> np.ndarray:
+        """Every entry, when nothing was spilled (the caller checks :attr:`spilled`)."""
+        if len(self._parts) != 1:
+            self._parts = [np.concatenate(self._parts) if self._parts else np.empty(0, self.dtype)]
+        return self._parts[0]
+
+    def replace_held(self, entries: np.ndarray) -> None:
+        """Swap what is held for a smaller equivalent (e.g. the distinct keys, sorted)."""
+        self._parts = [np.asarray(entries, self.dtype)]
+        self._held = len(entries)
+
+    def spill(self) -> None:
+        """Write what is held to the bucket files."""
+        if self._files is None:
+            self.spill_dir.mkdir(parents=True, exist_ok=True)
+            self._files = [self.spill_dir / f"{self.name}-{i:02d}.bin"
+                           for i in range(1 << _BUCKET_BITS)]
+        if not self._parts:
+            return
+        for i, part in enumerate(_split(np.concatenate(self._parts))):
+            if len(part):
+                with open(self._files[i], "ab") as fh:
+                    part.tofile(fh)
+        self._parts, self._held = [], 0
+
+    def buckets(self, consume: bool = True):
+        """The entries bucket by bucket (always ``1 << _BUCKET_BITS`` arrays, in order);
+        ``consume`` deletes each bucket file once read (keep them to read the entries again)."""
+        if self._files is None:
+            yield from _split(self.held())
+            return
+        self.spill()
+        for path in self._files:
+            if path.exists():
+                data = np.fromfile(path, dtype=self.dtype)
+                if consume:
+                    os.unlink(path)
+                yield data
+            else:
+                yield np.empty(0, self.dtype)
+
+
+def _bucket_of(hashes: np.ndarray) -> np.ndarray:
+    return (hashes >> np.uint64(64 - _BUCKET_BITS)).astype(np.intp)
+
+
+def _split(data: np.ndarray) -> list[np.ndarray]:
+    """``data`` cut into its hash buckets, in bucket order."""
+    h = data if data.dtype.names is None else data["h"]
+    bucket = _bucket_of(h)
+    order = np.argsort(bucket, kind="stable")
+    data, bucket = data[order], bucket[order]
+    bounds = np.searchsorted(bucket, np.arange((1 << _BUCKET_BITS) + 1))
+    return [data[bounds[i]:bounds[i + 1]] for i in range(1 << _BUCKET_BITS)]
+
+
+class KeySet:
+    """The distinct hashes of the keys a foreign key refers to.
+
+    Up to ``limit`` distinct keys live in memory as one sorted array (membership is a binary
+    search per referring row, chunk by chunk); beyond that they go to bucket files and referring
+    rows wait in a :class:`BucketSpill` of their own until :func:`unmatched` compares the two
+    bucket by bucket. Either way memory is bounded whatever the size of the referenced table.
+    """
+
+    def __init__(self, spill_dir: Path, limit: int, name: str) -> None:
+        self._spill = BucketSpill(spill_dir, limit, name, np.dtype("<u8"))
+        self._sorted: np.ndarray | None = None
+
+    def add(self, hashes: np.ndarray) -> None:
+        self._sorted = None
+        spill = self._spill
+        if not spill.spilled and spill.held_count + len(hashes) >= spill.limit:
+            # Repeated keys cost nothing: only the distinct ones count against the limit. Past
+            # three quarters of it, spill: a quarter of the limit is then added between two
+            # deduplications, so each key is sorted a bounded number of times.
+            spill.replace_held(np.unique(np.concatenate([spill.held(), hashes])))
+            if spill.held_count >= spill.limit * 3 // 4:
+                spill.spill()
+            return
+        spill.add(hashes)
+
+    @property
+    def in_memory(self) -> bool:
+        return not self._spill.spilled
+
+    def sorted(self) -> np.ndarray:
+        """The distinct keys, sorted (only when :attr:`in_memory`)."""
+        if self._sorted is None:
+            self._sorted = np.unique(self._spill.held())
+            self._spill.replace_held(self._sorted)
+        return self._sorted
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        """A bool mask: which ``hashes`` are keys (only when :attr:`in_memory`)."""
+        return _members(self.sorted(), hashes)
+
+    def buckets(self):
+        """The keys bucket by bucket; they stay readable (several tables may refer to them)."""
+        return self._spill.buckets(consume=False)
+
+
+def _members(sorted_keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Which ``hashes`` are in ``sorted_keys``: a binary search each, lighter than ``np.isin``
+    (which sorts both arrays together: several times the memory of a bucket)."""
+    if not len(sorted_keys):
+        return np.zeros(len(hashes), bool)
+    at = np.searchsorted(sorted_keys, hashes)
+    np.minimum(at, len(sorted_keys) - 1, out=at)
+    return sorted_keys[at] == hashes
+
+
+def unmatched(keys: KeySet, pending: BucketSpill, cap: int) -> tuple[int, np.ndarray]:
+    """(count, first ``cap`` rows in order) of the ``pending`` (hash, row) entries not in ``keys``."""
+    total = 0
+    rows: list[np.ndarray] = []
+    if keys.in_memory and not pending.spilled:
+        data = pending.held()
+        bad = data["r"][~keys.contains(data["h"])]
+        return len(bad), np.sort(bad)[:cap]
+    for key_bucket, data in zip(keys.buckets(), pending.buckets(), strict=True):
+        if not len(data):
+            continue
+        bad = data["r"][~_members(np.unique(key_bucket), data["h"])]
+        total += len(bad)
+        rows.append(np.sort(bad)[:cap])
+    if not rows:
+        return 0, np.empty(0, np.int64)
+    return total, np.sort(np.concatenate(rows))[:cap]
+
+
+#: A referring row waiting for its key to be looked up: the key's hash and the row's number.
+PENDING_ENTRY = _ENTRY

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from docket.checks import registry
+from docket.checks import foreign_keys, registry
 from docket.checks._scan import (
     DEFAULT_SPILL_ROWS,
     TableContext,
@@ -35,10 +35,12 @@ def load_table_schema(schema: dict[str, Any] | str | Path | None) -> dict[str, A
     """
     if schema is None:
         return None
+    source = None
     if isinstance(schema, str | Path):
+        source = Path(schema)
         schema = load_descriptor(schema, "Table Schema")
     if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
-        raise BadInput("the Table Schema must be a JSON object with a 'fields' list")
+        raise BadInput(_not_a_schema(schema, source))
     for i, desc in enumerate(schema["fields"]):
         if not isinstance(desc, dict) or not isinstance(desc.get("name"), str):
             raise BadInput(f"Table Schema fields[{i}] must be an object with a string 'name'")
@@ -56,6 +58,20 @@ def load_table_schema(schema: dict[str, Any] | str | Path | None) -> dict[str, A
         first = "" if len(problems) == 1 else f" ({len(problems)} problems)"
         raise BadInput(f"the Table Schema is invalid{first}: {problems[0]}", problems)
     return schema
+
+
+def _not_a_schema(value: Any, source: Path | None) -> str:
+    """Why ``value`` is not a Table Schema, naming the descriptor it is when it is another one
+    (people hand ``--schema`` the datapackage.json they have)."""
+    name = source.name if source is not None else "the descriptor"
+    if isinstance(value, dict) and isinstance(value.get("resources"), list):
+        return (f"{name} is a Data Package descriptor, not a Table Schema: check the whole package "
+                f"with `docket check {source or 'datapackage.json'}` (no --schema)")
+    if isinstance(value, dict) and ("path" in value or "data" in value):
+        return (f"{name} is a Data Resource descriptor, not a Table Schema: check the resource "
+                f"with `docket check {source or 'resource.json'}` (no --schema), or give its "
+                "'schema' as --schema")
+    return "the Table Schema must be a JSON object with a 'fields' list"
 
 
 _TEXT_LIST = "a list of texts"
@@ -126,6 +142,32 @@ def _apply_schema(table: TableContext, schema: dict[str, Any] | None) -> None:
     table.field_columns = mapping
 
 
+def table_context(
+    path: Path,
+    schema: dict[str, Any] | None,
+    *,
+    name: str | None = None,
+    encoding: str | None = None,
+    dialect: dict[str, Any] | None = None,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    spill_rows: int = DEFAULT_SPILL_ROWS,
+) -> TableContext:
+    """A file made ready to stream: bytes measured, dialect and header settled, schema mapped.
+
+    Shared by the scan and by the key pass over a resource that foreign keys refer to, so both
+    read a file exactly alike. ``unreadable`` says why no rows can be read, if so.
+    """
+    table = TableContext(path=path, name=name or path.name, schema=schema,
+                         sample_size=sample_size, spill_rows=spill_rows)
+    table.prepass = prepass(path, table.name, encoding, sample_size)
+    if table.prepass.size == 0:
+        table.unreadable = "the file is empty (0 bytes)"
+    else:
+        settle_dialect(table, dialect)  # the dialect, comment lines before the header, the header
+    _apply_schema(table, schema)
+    return table
+
+
 def scan_file(
     path: Path,
     schema: dict[str, Any] | None,
@@ -137,17 +179,16 @@ def scan_file(
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     block_size: int | None = None,
     spill_rows: int = DEFAULT_SPILL_ROWS,
+    references: foreign_keys.KeySource | None = None,
 ) -> tuple[list[CheckResult], dict[str, Any]]:
-    """Run every table check on one file; returns the results and the file's entry."""
+    """Run every table check on one file; returns the results and the file's entry.
+
+    ``references`` looks up the keys of other resources for foreign keys (a Data Package).
+    """
     sev = severities or {}
-    table = TableContext(path=path, name=name or path.name, schema=schema,
-                         sample_size=sample_size, spill_rows=spill_rows)
-    table.prepass = prepass(path, table.name, encoding, sample_size)
-    if table.prepass.size == 0:
-        table.unreadable = "the file is empty (0 bytes)"
-    else:
-        settle_dialect(table, dialect)  # the dialect, comment lines before the header, the header
-    _apply_schema(table, schema)
+    table = table_context(path, schema, name=name, encoding=encoding, dialect=dialect,
+                          sample_size=sample_size, spill_rows=spill_rows)
+    foreign_keys.attach_key_source(table, references)
 
     classes = registry.all_checks("table")
 
@@ -222,23 +263,37 @@ def _schema_warnings(schema: dict[str, Any] | None) -> list[str]:
 
 
 def schema_for(record: dict[str, Any], file: dict[str, Any]) -> dict[str, Any] | None:
-    """The Table Schema that applies to a declared file: dataset_structural itself, or the
-    schema of the resource with that file's name when dataset_structural lists resources."""
+    """The Table Schema that applies to a declared file: dataset_structural itself, or, when
+    dataset_structural is a whole Data Package, the inline schema of the resource whose ``name``,
+    ``path`` or path's last part is the file's name (a schema given as a path cannot be read:
+    a request carries no package folder)."""
     structural = (record.get("metadata") or {}).get("dataset_structural")
     if not isinstance(structural, dict):
         return None
     if isinstance(structural.get("fields"), list):
         return structural
-    for res in structural.get("resources") or []:
-        if isinstance(res, dict) and file.get("name") in (res.get("name"), res.get("path")):
+    name = file.get("name")
+    resources = structural.get("resources")
+    for res in resources if isinstance(resources, list) else []:
+        if not isinstance(res, dict):
+            continue
+        path = res.get("path")
+        names = (res.get("name"), path, path.replace("\\", "/").rsplit("/", 1)[-1]
+                 if isinstance(path, str) else None)
+        if isinstance(name, str) and name in names:
             schema = res.get("schema")
             return schema if isinstance(schema, dict) else None
     return None
 
 
-def is_tabular(file: dict[str, Any]) -> bool:
-    media = str(file.get("media_type") or "").split(";")[0].strip().lower()
-    return media in TABULAR_MEDIA_TYPES or str(file.get("name", "")).lower().endswith(TABULAR_SUFFIXES)
+def is_tabular(file: dict[str, Any], path: str | Path | None = None) -> bool:
+    """Whether a declared file gets the table checks: by its bytes when it is on disk at ``path``
+    (a methods ``.txt`` or a zip named ``.csv`` is not a table), else by its declaration."""
+    from docket.checks.media import TABLE, declares_table, sniff
+
+    if path is not None and Path(path).is_file():
+        return sniff(path, file.get("media_type"), file.get("name")).kind == TABLE
+    return declares_table(file.get("media_type"), file.get("name"))
 
 
 def check_request(
@@ -251,12 +306,18 @@ def check_request(
     block_size: int | None = None,
     spill_rows: int = DEFAULT_SPILL_ROWS,
 ) -> Report:
-    """Every check on a request: metadata completeness, congruence, and the table checks of each
-    tabular file against its declared Table Schema.
+    """Every check on a request: metadata completeness, congruence, and the checks each file's
+    kind calls for, the kind measured from its bytes (:func:`docket.checks.media.sniff`): the table
+    checks of a table against its declared Table Schema, ``text.encoding`` for other text, the
+    ``netcdf.*`` and ``cf.*`` checks for NetCDF; other binary files get size and checksums only.
 
     ``files`` maps declared file names to where they are on disk; ``measured`` maps names to
-    measured ``size``/``md5``/``sha256`` (from the transfer); missing facts are measured here.
+    measured ``size``/``md5``/``sha256`` (and ``media_type``, from the transfer); missing facts are
+    measured here.
     """
+    from docket.checks.base import RecordCheck
+    from docket.checks.media import TABLE, sniff
+
     if not isinstance(record, dict):
         raise BadInput("the request record must be a JSON object")
     sev = registry.resolve_severities(severities)
@@ -267,7 +328,7 @@ def check_request(
     )
     results: list[CheckResult] = []
     for cls in registry.all_checks():
-        if cls.family == "table":
+        if not issubclass(cls, RecordCheck):  # table and file checks run per file, below
             continue
         if sev.get(cls.id) == "off":
             results.append(cls(severity="off").not_checked("turned off by the severity settings"))
@@ -278,9 +339,24 @@ def check_request(
     for f in declared_files(record):
         name = str(f.get("name", ""))
         path = context.files.get(name)
-        if not is_tabular(f) or path is None or not path.is_file():
-            reason = ("not a tabular file" if not is_tabular(f) else "not received")
-            infos.append({"name": name, "size": f.get("size"), "checked": False, "reason": reason})
+        if path is None or not path.is_file():
+            infos.append({"name": name, "size": f.get("size"), "checked": False, "reason": "not received"})
+            continue
+        declared = f.get("media_type") or context.measured.get(name, {}).get("media_type")
+        try:
+            media = sniff(path, declared, name)
+        except OSError as exc:
+            infos.append({"name": name, "size": f.get("size"), "checked": False,
+                          "reason": f"cannot be read ({exc.strerror})"})
+            continue
+        notes.extend(media_notes(name, media, declared))
+        if media.kind != TABLE:
+            file_results, info, file_notes = check_media(
+                path, media, name=name, entry=f, structural=schema_for(record, f), severities=sev,
+                sample_size=sample_size)
+            results.extend(file_results)
+            infos.append(info)
+            notes.extend(file_notes)
             continue
         schema = schema_for(record, f)
         try:
@@ -302,10 +378,117 @@ def check_request(
             sample_size=sample_size, block_size=block_size, spill_rows=spill_rows,
         )
         results.extend(table_results)
-        infos.append(info)
+        infos.append({**info, "media_type": media.media_type, "kind": media.kind})
     subject = {"kind": "request", "id": _str_or_none(record.get("id")),
                "revision": record.get("revision")}
     return build_report(results, infos, subject=subject, notes=notes)
+
+
+def media_notes(name: str, media: Any, declared: str | None) -> list[str]:
+    """A note when the bytes contradict the declaration (a "CSV" that is a zip, a NetCDF file
+    declared as something else): the checks follow the bytes, and the reader should know why."""
+    from docket.checks.media import NETCDF, TABLE, declares_netcdf, declares_table
+
+    if declares_table(declared, name) and media.kind != TABLE:
+        return [f"{name}: declared as a table, but its bytes are {media.detail} ({media.media_type}); "
+                f"it was checked as such"]
+    if declares_netcdf(declared, name) and media.kind != NETCDF:
+        return [f"{name}: declared as NetCDF, but its bytes are {media.detail} ({media.media_type}); "
+                f"it was checked as such"]
+    return []
+
+
+def check_media(
+    path: Path,
+    media: Any,
+    *,
+    name: str | None = None,
+    entry: dict[str, Any] | None = None,
+    structural: dict[str, Any] | None = None,
+    severities: dict[str, str] | None = None,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+) -> tuple[list[CheckResult], dict[str, Any], list[str]]:
+    """The file checks for a file that is not a table: every registered
+    :class:`~docket.checks.media.FileCheck` whose ``kinds`` include ``media.kind`` (text:
+    ``text.encoding``; NetCDF: ``netcdf.*`` and ``cf.*``; plug-ins alike). Returns the results,
+    the file's entry for the report and notes. ``severities`` must be resolved already.
+    """
+    from docket.checks.media import FileCheck, FileSubject
+
+    name = name or path.name
+    sev = severities or {}
+    subject = FileSubject(path=path, name=name, media=media, entry=dict(entry or {}),
+                          structural=structural if isinstance(structural, dict) else None)
+    classes = [c for c in registry.all_checks() if issubclass(c, FileCheck) and media.kind in c.kinds]
+    results: list[CheckResult] = []
+    for cls in classes:
+        if sev.get(cls.id) == "off":
+            results.append(cls(severity="off").not_checked("turned off by the severity settings", name))
+            continue
+        results.append(cls(severity=sev.get(cls.id), sample_size=sample_size).check(subject))
+    ran = any(r.status != "not-checked" for r in results)
+    info: dict[str, Any] = {"name": name, "size": path.stat().st_size, "media_type": media.media_type,
+                            "kind": media.kind, "checked": ran, "reason": None}
+    if not classes:
+        info["reason"] = f"{media.detail}: no content checks apply (size and checksums only)"
+    elif not ran:
+        info["reason"] = next((r.found for r in results if r.status == "not-checked"), None)
+    if subject.cache.get("encoding"):
+        info["encoding"] = subject.cache["encoding"]
+    opened = subject.cache.get("netcdf")
+    if opened is not None and opened.error is None:
+        info["dimensions"] = {k: v for k, v in opened.dimensions.items()}
+        info["variables"] = list(opened.variables)
+    return results, info, subject.notes
+
+
+def check_file(
+    path: str | Path,
+    table_schema: dict[str, Any] | str | Path | None = None,
+    *,
+    severities: dict[str, str] | None = None,
+    encoding: str | None = None,
+    dialect: dict[str, Any] | str | Path | None = None,
+    media_type: str | None = None,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    block_size: int | None = None,
+    spill_rows: int = DEFAULT_SPILL_ROWS,
+) -> Report:
+    """Check one file by what its bytes are (``docket check FILE``): a table gets
+    :func:`check_table`; text, NetCDF and other files get the checks of their kind.
+
+    ``media_type`` is the declared type, when there is one (the name is the declaration
+    otherwise). For a NetCDF file, a Table Schema given as ``table_schema`` declares its
+    variables (field names; ``unit`` their units); a dialect applies to tables only.
+    """
+    from docket.checks.media import TABLE, sniff
+
+    path = Path(path)
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder; give the file to check")
+    if not path.is_file():
+        raise NotFound(f"{path}: no such file")
+    try:
+        media = sniff(path, media_type, path.name)
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
+    if media.kind == TABLE:
+        return check_table(path, table_schema, severities=severities, encoding=encoding,
+                           dialect=dialect, sample_size=sample_size, block_size=block_size,
+                           spill_rows=spill_rows)
+    schema = load_table_schema(table_schema)
+    sev = registry.resolve_severities(severities)
+    notes = registry.load_errors() + media_notes(path.name, media, media_type)
+    if dialect is not None:
+        notes.append(f"{path.name}: a dialect says how a table is written; the file is "
+                     f"{media.detail}, so it was not used")
+    entry = {"encoding": encoding} if encoding else {}
+    results, info, file_notes = check_media(path, media, entry=entry, structural=schema,
+                                            severities=sev, sample_size=sample_size)
+    # The report format (1.x) knows the subject kinds "table" and "request"; a single file is
+    # reported as "table", with its measured media type beside it.
+    subject = {"kind": "table", "name": path.name, "media_type": media.media_type}
+    return build_report(results, [info], subject=subject, notes=notes + file_notes)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -1,4 +1,5 @@
-"""Congruence: what arrived is what the provider declared (presence, size, md5, sha256).
+"""Congruence: what arrived is what the provider declared (presence, size, md5, sha256, and the
+encoding of text files that are not tables: ``text.encoding``).
 
 The measured facts normally come from the transfer step, which computes size and both hashes in
 the single read that stores the file; they are passed in as data (``measured[name] = {"size":...,
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from docket.checks.base import CheckResult, RecordCheck, RecordContext
+from docket.checks.media import FileCheck, FileSubject
 from docket.checks.registry import register
 
 _READ = 8 << 20
@@ -139,3 +141,43 @@ class Sha256(_FactCheck):
     suggestion = "The file differs from what the provider checksummed: transfer it again."
     key = "sha256"
     label = "sha256"
+
+
+@register
+class TextEncoding(FileCheck):
+    """The encoding check of a text file that is not a table (a methods note, a README).
+
+    Tables get ``table.encoding`` with columns named; other text has only lines, so it gets
+    this check, which reads the bytes with the same streaming decoder and names lines.
+    """
+
+    id = "text.encoding"
+    name = "Text encoding as declared"
+    description = ("Every byte of a text file that is not a table decodes in its declared encoding "
+                   "(UTF-8 unless declared).")
+    family = "text"
+    kinds = ("text",)
+    default_severity = "error"
+    suggestion = ("Save the file as UTF-8, or declare the encoding it really has (for example "
+                  "latin-1 or windows-1252) in the file's metadata.")
+
+    def check(self, subject: FileSubject) -> CheckResult:
+        from docket.checks._scan import prepass
+
+        declared = subject.entry.get("encoding") if isinstance(subject.entry, dict) else None
+        pre = prepass(subject.path, subject.name, str(declared) if declared else None, self.sample_size)
+        expected = f"text encoded as {pre.expected_encoding}"
+        subject.cache["encoding"] = pre.encoding  # what the file entry of the report shows
+        invalid = pre.invalid
+        if invalid is None or not invalid.count:
+            return self.result(expected=expected, found=f"valid {pre.expected_encoding} "
+                               f"({pre.size} bytes)", file=subject.name)
+        findings = self.findings(subject.name)  # lines, not rows: a text file has no header
+        for loc in invalid.locations():
+            findings.add([None], None, [loc["value"]], extra={"line": loc["line"], "note": loc["note"]})
+        findings.count = invalid.count
+        more = "" if pre.invalid_count_exact else " or more"
+        first = findings.locations()[0]
+        found = (f"not valid {pre.expected_encoding}: {findings.count}{more} invalid byte sequences, "
+                 f"the first at line {first.get('line')}")
+        return self.result(findings, expected=expected, found=found)

@@ -10,16 +10,20 @@ import or call registers its checks. A plug-in that fails to load is skipped and
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 
 from docket.checks.base import SEVERITIES, Check
 from docket.errors import BadInput, NotFound
+from docket.plugins import load_entry_points
 
 ENTRY_POINT_GROUP = "docket.checks"
+#: docket's own check families. ``netcdf`` and ``cf`` import netCDF4 and compliance-checker only
+#: when a NetCDF file is checked, so loading the registry stays as cheap as before.
 _BUILTIN_MODULES = (
     "docket.checks.table",
     "docket.checks.metadata",
     "docket.checks.congruence",
+    "docket.checks.netcdf",
+    "docket.checks.cf",
 )
 
 _checks: dict[str, type[Check]] = {}
@@ -50,15 +54,7 @@ def _load() -> None:
     _loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            obj = ep.load()
-            if isinstance(obj, type) and issubclass(obj, Check):
-                register(obj)
-            elif callable(obj):
-                obj()
-        except Exception as exc:  # a broken plug-in must not break every run
-            _load_errors.append(f"{ep.name} ({ep.value}): {type(exc).__name__}: {exc}")
+    load_entry_points(ENTRY_POINT_GROUP, Check, register, _load_errors)
 
 
 def get(check_id: str) -> type[Check]:
@@ -87,15 +83,20 @@ def load_errors() -> list[str]:
 def resolve_severities(overrides: dict[str, str] | None) -> dict[str, str]:
     """Validate a ``{check_id: severity}`` mapping (docket.toml ``[severities]``).
 
+    A key may also name a whole family (``cf = "off"`` switches off CF conformance); a check
+    named by its own id keeps its own setting.
+
     Unknown ids and unknown severities are bad input, named, so a typo in docket.toml does not
     silently leave a check at its default.
     """
     _load()
     out: dict[str, str] = {}
+    families = {c.family for c in _checks.values()} - set(_checks)
     for check_id, severity in (overrides or {}).items():
-        if check_id not in _checks:
+        if check_id not in _checks and check_id not in families:
             raise BadInput(
-                f"severities: unknown check id {check_id!r} (known: {', '.join(sorted(_checks))})"
+                f"severities: unknown check id {check_id!r} (known: {', '.join(sorted(_checks))}; "
+                f"or a whole family: {', '.join(sorted(families))})"
             )
         level = str(severity).lower()
         if level not in SEVERITIES:
@@ -103,4 +104,10 @@ def resolve_severities(overrides: dict[str, str] | None) -> dict[str, str]:
                 f"severities: {check_id} = {severity!r} is not one of {', '.join(SEVERITIES)}"
             )
         out[check_id] = level
+    # A family name (``cf = "off"``) sets every check of the family that is not named itself.
+    for family in [k for k in out if k in families]:
+        level = out.pop(family)
+        for check in _checks.values():
+            if check.family == family and check.id not in (overrides or {}):
+                out[check.id] = level
     return out

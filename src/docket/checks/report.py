@@ -158,11 +158,17 @@ class Report:
             f"{s['valid']} passed, {s['not-checked']} not checked)"
         ]
         for f in self.files:
-            if f.get("checked"):
+            if f.get("resource") is not None:  # a package: one line per resource, with its verdict
+                lines.append(_resource_line(f))
+            elif f.get("checked") and f.get("kind", "table") == "table":
                 lines.append(
                     f"  {f['name']}: {f.get('rows', 0)} rows, {f.get('columns', 0)} columns, "
                     f"{f.get('encoding')}, delimiter {f.get('delimiter')!r}"
                 )
+            elif f.get("checked"):  # NetCDF, text, other files: what they are, not rows and columns
+                variables = f" {len(f['variables'])} variables," if f.get("variables") else ""
+                encoding = f" {f['encoding']}" if f.get("encoding") else ""
+                lines.append(f"  {f['name']}: {f.get('media_type') or f.get('kind')},{variables}{encoding}".rstrip(","))
         order = {"error": 0, "warn": 1, "info": 2}
         failing = sorted((c for c in self.checks if c.status in order), key=lambda c: order[c.status])
         for c in failing:
@@ -176,10 +182,22 @@ class Report:
                 lines.append(f"        -> {c.suggestion}")
         skipped = [c for c in self.checks if c.status == "not-checked"]
         if skipped:
-            lines.append("not checked: " + "; ".join(f"{c.id} ({c.found})" for c in skipped))
+            several = len(self.files) > 1
+            lines.append("not checked: " + "; ".join(
+                f"{c.id}{f' [{c.file}]' if several and c.file else ''} ({c.found})" for c in skipped))
         for note in self.notes:
             lines.append(f"note: {note}")
         return "\n".join(lines)
+
+
+def _resource_line(f: dict[str, Any]) -> str:
+    """A resource's section heading in a package report: name, path, verdict, shape."""
+    head = f"  resource {f['resource']!r} ({f.get('path') or 'inline data'})"
+    if not f.get("checked"):
+        return f"{head}: not checked ({f.get('reason')})"
+    verdict = "VALID" if f.get("valid", True) else "INVALID"
+    return (f"{head}: {verdict}, {f.get('rows', 0)} rows, {f.get('columns', 0)} columns, "
+            f"{f.get('encoding')}, delimiter {f.get('delimiter')!r}")
 
 
 def _describe_location(loc: dict[str, Any]) -> str:

@@ -37,18 +37,18 @@ def profile_version(schema: dict[str, Any]) -> str:
 
 
 @cache
-def _profile(version: str) -> dict[str, Any]:
-    text = resources.files("docket.checks").joinpath("profiles", version, "tableschema.json")
+def _profile(version: str, name: str = "tableschema") -> dict[str, Any]:
+    text = resources.files("docket.checks").joinpath("profiles", version, f"{name}.json")
     return json.loads(text.read_text(encoding="utf-8"))
 
 
 @cache
-def _validator(version: str):
+def _validator(version: str, name: str = "tableschema"):
     """The compiled validator of the profile (``jsonschema_rs``: ``docket check`` must not load
     the slow ``jsonschema`` stack, ``tests/test_startup.py``)."""
     import jsonschema_rs
 
-    return jsonschema_rs.validator_for(_profile(version))
+    return jsonschema_rs.validator_for(_profile(version, name))
 
 
 def _kind(error) -> str:
@@ -136,6 +136,84 @@ def profile_problems(schema: dict[str, Any]) -> list[Problem]:
             if key not in seen:
                 seen.add(key)
                 problems.append(Problem(where, f"{key[1]} (Table Schema {version} profile)"))
+    return problems
+
+
+#: Profiles of the descriptors that hold tables, with the words a problem uses for them.
+PACKAGE_PROFILES = {"datapackage": "Data Package", "dataresource": "Data Resource"}
+
+
+def descriptor_version(descriptor: dict[str, Any]) -> str:
+    """``"2.0"`` when a package or resource declares a 2.0 profile (``$schema``), else ``"1.0"``
+    (version 1 names its profile in ``profile``, by name or URL, or not at all)."""
+    return profile_version(descriptor)
+
+
+def descriptor_problems(descriptor: dict[str, Any], name: str) -> list[Problem]:
+    """Violations of the official Data Package (``name="datapackage"``) or Data Resource
+    (``"dataresource"``) profile, each with its JSON path; the profile embeds the Table Schema
+    profile, so an inline schema's problems are named under ``$.resources[i].schema``."""
+    version = descriptor_version(descriptor)
+    words = PACKAGE_PROFILES[name]
+    problems, seen = [], set()
+    for error in _validator(version, name).iter_errors(descriptor):
+        for leaf in _deepest(error, version):
+            if _dialect_default(leaf) or _in_schema(leaf, name):
+                continue
+            key = (_path(leaf.instance_path), leaf.message)
+            if key not in seen:
+                seen.add(key)
+                problems.append(Problem(key[0], f"{key[1]} ({words} {version} profile)"))
+    return problems
+
+
+def _in_schema(error, name: str) -> bool:
+    """Whether the error lies inside a resource's inline Table Schema: the package profile's copy
+    of the Table Schema profile explains a field through the wrong ``oneOf`` branch ("'integr' is
+    not one of 'string'"), so the schema is left to :func:`profile_problems`, which names the
+    field's own type, through ``load_table_schema``."""
+    parts = list(error.instance_path)
+    at = 2 if name == "datapackage" else 0
+    return len(parts) > at + 1 and parts[at] == "schema" and (at == 0 or parts[0] == "resources")
+
+
+def _dialect_default(error) -> bool:
+    """The 1.0 package and resource profiles require ``delimiter`` and ``doubleQuote`` in a
+    dialect, although the CSV Dialect spec 1.0 makes every property optional with a default (","
+    and true), as the 2.0 profiles do; docket follows the spec, as frictionless does."""
+    parts = list(error.instance_path)
+    return (_kind(error) == "Required" and bool(parts) and parts[-1] == "dialect"
+            and any(f'"{key}"' in error.message for key in ("delimiter", "doubleQuote")))
+
+
+def reference_problems(schema: dict[str, Any], schemas: dict[str, dict[str, Any] | None]
+                       ) -> list[Problem]:
+    """Foreign keys in a package: each names a resource of the package (``schemas``: every
+    resource's name and schema, None when it has none) and fields that resource declares."""
+    problems: list[Problem] = []
+    fks = schema.get("foreignKeys")
+    for k, fk in enumerate(fks if isinstance(fks, list) else []):
+        ref = fk.get("reference") if isinstance(fk, dict) else None
+        if not isinstance(ref, dict):
+            continue
+        resource = ref.get("resource") or ""
+        if not isinstance(resource, str) or resource == "":
+            continue
+        if resource not in schemas:
+            known = ", ".join(repr(n) for n in schemas) or "none"
+            problems.append(Problem(f"$.foreignKeys[{k}].reference.resource",
+                                    f"names {resource!r}, which is not a resource of this package "
+                                    f"(resources: {known})"))
+            continue
+        target = schemas[resource]
+        if target is None:
+            continue  # no schema: its header is read at check time
+        declared = [f.get("name") for f in target.get("fields") or [] if isinstance(f, dict)]
+        for name in _names(ref.get("fields")) or []:
+            if name not in declared:
+                problems.append(Problem(f"$.foreignKeys[{k}].reference.fields",
+                                        f"names {name!r}, which is not a field of resource "
+                                        f"{resource!r}"))
     return problems
 
 

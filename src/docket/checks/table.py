@@ -824,29 +824,4 @@ class SchemaUsable(TableCheck):
             findings.add([None], None, [None], extra={"note": problem})
         found = "; ".join(table.schema_problems) if table.schema_problems else (
             f"{len(table.fields)} fields, all checkable")
-        if (table.schema or {}).get("foreignKeys"):
-            found += "; foreignKeys are not checked yet (see table.foreign-key)"
         return self.result(findings, found=found)
-
-
-@register
-class ForeignKey(TableCheck):
-    id = "table.foreign-key"
-    name = "Foreign keys resolve"
-    description = "Every foreignKeys value is found in the referenced fields (not checked yet)."
-    default_severity = "error"
-    needs_data = False
-    needs_schema = True
-    expected = "every foreign key value present in the referenced resource"
-    suggestion = None
-
-    def chunk(self, table, chunk):
-        pass
-
-    def finish(self, table):
-        keys = (table.schema or {}).get("foreignKeys")
-        if not keys:
-            return None
-        return self.not_checked(
-            f"the schema declares {len(keys)} foreign key(s); docket does not check foreign keys "
-            "yet, so their values were not looked up", table.name)

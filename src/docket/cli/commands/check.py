@@ -1,7 +1,9 @@
 """``docket check FILE [--schema TABLESCHEMA.json] [--dialect DIALECT.json] [--json]``: the data checks on one file.
 
 Like ``frictionless validate``, it needs no instance and no request, so a provider can check a
-file before submitting it. Exit 0 when the report has no errors, 1 when it has, 2 for bad usage
+file before submitting it. FILE may also be a Data Package (``datapackage.json``) or a Data
+Resource descriptor: a ``.json`` FILE whose content is one is checked as a package, every
+resource with its own schema and dialect, foreign keys across resources included. Exit 0 when the report has no errors, 1 when it has, 2 for bad usage
 (no such file, a schema that is not JSON or not a Table Schema, an unknown severity).
 """
 
@@ -18,14 +20,18 @@ from docket.errors import BadInput
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="check a CSV file (optionally against a Table Schema) and print the quality report",
+        help="check a CSV file (optionally against a Table Schema) or a Data Package and print "
+             "the quality report",
         description=(
             "Run docket's data checks on FILE: encoding, CSV structure, header, and, with "
-            "--schema, every value against its declared type and constraints. Exit 1 when the "
-            "report has errors."
+            "--schema, every value against its declared type and constraints. FILE may be a "
+            "Data Package (datapackage.json) or Data Resource descriptor: every resource is "
+            "checked with its schema and dialect, foreign keys across resources included. Exit 1 "
+            "when the report has errors."
         ),
     )
-    parser.add_argument("file", metavar="FILE", help="the CSV file to check")
+    parser.add_argument("file", metavar="FILE",
+                        help="the CSV file to check, or a datapackage.json / resource descriptor")
     parser.add_argument("--schema", metavar="TABLESCHEMA.json",
                         help="a Frictionless Table Schema (JSON) declaring the columns")
     parser.add_argument("--dialect", metavar="DIALECT.json",
@@ -87,20 +93,39 @@ def pyarrow_without_pandas() -> None:
         sys.meta_path.remove(hide)
 
 
+def _refuse_table_options(args: argparse.Namespace, kind: str, path: Path) -> None:
+    """A descriptor carries each resource's schema, dialect and encoding: the options that give
+    them for one CSV file would be silently ignored, so they are refused, naming where they go."""
+    what = "Data Package" if kind == "package" else "Data Resource"
+    for option, key in (("schema", "schema"), ("dialect", "dialect"), ("encoding", "encoding")):
+        if getattr(args, option):
+            raise BadInput(f"--{option} does not apply to {path.name}, a {what} descriptor: "
+                           f"declare each resource's {key!r} in the descriptor instead")
+
+
 def handle(args: argparse.Namespace) -> int:
     if getattr(args, "own_process", False):
         pyarrow_without_pandas()
-    from docket.checks import check_table
+    from docket.checks._run import (
+        check_file,  # dispatches on what the bytes are: table, NetCDF, text
+    )
+    from docket.checks.package import check_package, descriptor_at
 
     kwargs = {}
     if args.sample is not None:
         if args.sample < 1:
             raise BadInput("--sample must be at least 1")
         kwargs["sample_size"] = args.sample
-    report = check_table(
-        Path(args.file), args.schema, severities=_severities(args.severity),
-        encoding=args.encoding, dialect=args.dialect, **kwargs,
-    )
+    path = Path(args.file)
+    kind = descriptor_at(path)
+    if kind is not None:
+        _refuse_table_options(args, kind, path)
+        report = check_package(path, severities=_severities(args.severity), **kwargs)
+    else:
+        report = check_file(
+            path, args.schema, severities=_severities(args.severity),
+            encoding=args.encoding, dialect=args.dialect, **kwargs,
+        )
     if args.output:
         try:
             report.write(args.output)
