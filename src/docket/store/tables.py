@@ -24,6 +24,14 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def declared(name: str, type_: str, parent_names: object = None) -> bool:
+    """Whether Alembic's comparison should look at a schema object: not the search index, which is
+    made by its own migration (0006) in each store's own form (an FTS5 virtual table and its shadow
+    tables on SQLite, a table with a generated tsvector on PostgreSQL) and so has no one
+    declaration here (see :mod:`docket.search`)."""
+    return not (type_ == "table" and name.startswith("search_index"))
+
 counters = Table(
     "counters",
     metadata,
@@ -235,4 +243,23 @@ auth_failures = Table(
     Column("source", String(300), primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("last_date", DateTime(timezone=True), nullable=False),
+)
+
+publications = Table(
+    "publications",
+    metadata,
+    # One row per published revision: publishing never destroys an earlier one.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(48), ForeignKey("requests.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("version", Integer, nullable=False),  # 1, 2, ... per request: DataCite IsNewVersionOf
+    Column("identifier", String(500), nullable=False),  # the DOI, or the instance's own URL
+    Column("identifier_type", String(16), nullable=False),  # DOI, URL
+    Column("status", String(16), nullable=False),  # pending (DOI queued), registered, findable
+    Column("exports", JSON, nullable=False),  # [{format, location, sha256, validated}]
+    Column("published_by", String(320), nullable=False),
+    Column("published_date", DateTime(timezone=True), nullable=False),
+    Column("updated_date", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("request_id", "revision", name="uq_publications_request_revision"),
+    Index("ix_publications_published", "published_date"),
 )
