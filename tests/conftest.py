@@ -26,7 +26,7 @@ PG_SKIP = "DOCKET_TEST_DATABASE_URL is not set; PostgreSQL tests need a server (
 @pytest.fixture(autouse=True)
 def _no_ambient_instance(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests name their instance; none may pick one up from the developer's environment."""
-    for var in ("DOCKET_INSTANCE", "DOCKET_DATABASE_URL", "DOCKET_USER"):
+    for var in ("DOCKET_INSTANCE", "DOCKET_DATABASE_URL", "DOCKET_USER", "DOCKET_API_KEY"):
         monkeypatch.delenv(var, raising=False)
 
 

@@ -359,11 +359,12 @@ def test_show_json_is_strict_json(instance_dir: Path, tmp_path: Path) -> None:
 
 
 def test_the_store_refuses_non_json_numbers_in_any_json_column(dk: Docket) -> None:
+    before = counts(dk)["audit_log"]  # docket init audits the admin account it makes
     with pytest.raises(BadInput, match="not JSON"), dk.store.transaction() as conn:
         conn.execute(tables.audit_log.insert(), {"at": docket.api.now(), "actor": "t", "role": "system",
                                                  "action": "test", "origin": "test",
                                                  "detail": {"x": float("nan")}})
-    assert counts(dk)["audit_log"] == 0
+    assert counts(dk)["audit_log"] == before
 
 
 def test_memory_error_is_a_refusal_not_a_traceback(instance_dir: Path, tmp_path: Path,
@@ -484,8 +485,12 @@ def test_references_comments_and_limits_are_refusals_on_both_stores(instance_dir
         assert words in result.err + result.out, (args, result.err)
     with docket.open(instance_dir) as d:
         assert counts(d) == before
-        with pytest.raises(BadInput, match="the actor's name contains a NUL"):
-            d.review(request_id, "approved", actor=docket.api.Actor("Eva\x00", "reviewer"))
+        # who acts is an account now: its name and e-mail are held to the same rule
+        with pytest.raises(BadInput, match="the account name contains a NUL"):
+            d.add_user("Eva\x00", "reviewer")
+        with pytest.raises(BadInput, match="the e-mail address contains a lone surrogate"):
+            d.add_user("Eva", "reviewer", email="eva\udcff@example.org")
+        assert counts(d) == before
         with pytest.raises(BadInput, match="has no revision"):
             d.get(request_id, revision=2**40)
 

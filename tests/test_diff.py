@@ -12,15 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from docket.api import Actor
 from docket.diff import Change, describe, diff, diff_records, short
 from tests.clirun import docket_cli
 from tests.conftest import EXAMPLES
+from tests.people import as_role
 
 WEATHER = EXAMPLES / "requests" / "weather-table-schema.json"
 SOIL = EXAMPLES / "requests" / "soil-several-files.json"
-PROVIDER = Actor("Chiara Rossi", "provider", "chiara.rossi@meteo.example.it")
-REVIEWER = Actor("Eva Novak", "reviewer", "eva@dc.example.org")
+
+
+def provider(dk):
+    """The weather request's provider, with an account of her own."""
+    return as_role(dk, "provider", "Chiara Rossi", email="chiara.rossi@meteo.example.it")
+
+
+def reviewer(dk):
+    return as_role(dk, "reviewer", "Eva Novak", email="eva@dc.example.org")
 
 
 def ops(changes: list[Change]) -> list[tuple]:
@@ -148,7 +155,7 @@ def test_text_lines_are_short() -> None:
 def weather(dk) -> str:
     """The weather request, then revision 2: a column inserted in the middle of its Table Schema,
     another column's unit changed, a keyword added, the grant given, a file added."""
-    request_id = dk.submit(WEATHER)["id"]
+    request_id = provider(dk).submit(WEATHER)["id"]
     doc = editable(dk, request_id)
     fields = doc["metadata"]["dataset_structural"]["fields"]
     fields.insert(3, {"name": "station_height_m", "type": "integer", "unit": "m"})
@@ -156,7 +163,7 @@ def weather(dk) -> str:
     doc["metadata"]["project_descriptive"]["keywords"].append("convection")
     doc["metadata"]["project_descriptive"]["grant_id"] = "G-7"
     doc["files"].append({**doc["files"][0], "name": "stations.csv", "size": 120})
-    dk.revise(request_id, doc, actor=PROVIDER)
+    provider(dk).revise(request_id, doc)
     return request_id
 
 
@@ -194,11 +201,11 @@ def test_api_diff_of_a_revision(dk, weather: str) -> None:
 
 
 def test_review_states_steps_and_audit_fields_are_left_out(dk, weather: str) -> None:
-    dk.review(weather, "submitted", actor=PROVIDER)
-    dk.review(weather, "approved", actor=REVIEWER)
+    provider(dk).review(weather, "submitted")
+    reviewer(dk).review(weather, "approved")
     dk.set_step(weather, "transfer", "in-progress")
     # a minor edit that changes nothing: a new revision, later, by someone else, still approved
-    dk.revise(weather, editable(dk, weather), actor=Actor("Mo", "data-manager"), minor=True)
+    as_role(dk, "data-manager", "Mo").revise(weather, editable(dk, weather), minor=True)
     current = dk.get(weather)
     assert current["revision"] == 3 and current["review_state"] == "approved"
     assert current["last_modified_by"] != dk.get(weather, 2)["last_modified_by"]
@@ -268,12 +275,12 @@ def test_the_first_revision_alone_has_nothing_to_compare_with(dk, instance_dir: 
 
 
 def test_history_lists_every_revision_in_time_order(dk, instance_dir: Path, weather: str) -> None:
-    dk.revise(weather, editable(dk, weather), actor=PROVIDER)  # draft to draft: no state change
-    dk.review(weather, "submitted", actor=PROVIDER)
-    dk.review(weather, "approved", actor=REVIEWER)
+    provider(dk).revise(weather, editable(dk, weather))  # draft to draft: no state change
+    provider(dk).review(weather, "submitted")
+    reviewer(dk).review(weather, "approved")
     doc = editable(dk, weather)
     doc["metadata"]["project_descriptive"]["keywords"].append("föhn")
-    dk.revise(weather, doc, actor=Actor("Mo", "data-manager", "mo@dc.example.org"), minor=True)
+    as_role(dk, "data-manager", "Mo", email="mo@dc.example.org").revise(weather, doc, minor=True)
     assert dk.get(weather)["review_state"] == "approved"  # a minor edit keeps the approval
 
     history = dk.history(weather)

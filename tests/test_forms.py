@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from docket.api import Docket
-from docket.errors import BadInput, InstanceError, NotFound
+from docket.errors import BadInput, InstanceError, NotFound, Refused
 from docket.forms import list_forms, load_form
 from docket.forms.page import RequestPage, query_parameters, request_page
 from docket.forms.renderer import FormView, render
@@ -177,7 +177,7 @@ def test_date_range_error_shows_at_the_end_date() -> None:
 
 
 def test_submit_is_refused_with_every_error_and_nothing_stored(dk: Docket) -> None:
-    page = RequestPage(dk, "ingest-request", "en", None)
+    page = RequestPage(dk.anonymously(), "ingest-request", "en", None)  # as served: nobody signed in
     view = page.view
     fill_minimal(view, email="broken@")
     set_input(view, "provider.orcid", "0000-0002-1825-0098")
@@ -268,7 +268,7 @@ def test_three_languages(language: str, label: str, submit: str, required: str) 
 
 def test_the_page_says_a_password_was_not_stored(dk: Docket) -> None:
     first = dk.submit(CTD)
-    page = RequestPage(dk, "ingest-request", "en", first["id"])
+    page = RequestPage(dk, "ingest-request", "en", dk.new_link(first["id"])["link"])
     set_input(page.view, "files.0.location", "https://alice:s3cret@data.example.org/ctd.csv")
     result = page.view.submit()
     assert result["revision"] == 2
@@ -279,7 +279,7 @@ def test_the_page_says_a_password_was_not_stored(dk: Docket) -> None:
 
 def test_editing_a_record_keeps_what_the_form_does_not_show(dk: Docket) -> None:
     first = dk.submit(CTD)
-    page = RequestPage(dk, "ingest-request", "fr", first["id"])
+    page = RequestPage(dk, "ingest-request", "fr", dk.new_link(first["id"])["link"])
     assert page.view.problems == []
     set_input(page.view, "metadata.project_descriptive.title.en", "CTD casts, corrected")
     result = page.view.submit()
@@ -291,15 +291,19 @@ def test_editing_a_record_keeps_what_the_form_does_not_show(dk: Docket) -> None:
     assert new["metadata"]["dataset_structural"] == old["metadata"]["dataset_structural"]
 
 
-def test_page_language_and_id_come_from_the_url(dk: Docket, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = dk.submit(CTD)
-    assert query_parameters("lang=de&id=ocean-0001") == {"lang": "de", "id": "ocean-0001"}
+def test_page_language_and_link_come_from_the_url(dk: Docket, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = dk.anonymously().submit(CTD)  # as the page does: the provider gets her secret link
+    link = first["link"]
+    assert first["link_url"].endswith(f"?link={link}")
+    assert query_parameters(f"lang=de&link={link}") == {"lang": "de", "link": link}
     monkeypatch.setenv("DOCKET_INSTANCE", str(dk.instance.root))
-    widget = request_page(query=f"lang=de&id={first['id']}")
+    widget = request_page(query=f"lang=de&link={link}")
     html = " ".join(str(getattr(w, "value", "")) for w in _widgets(widget))
-    assert "Antrag auf Datenaufnahme" in html and "ocean-0001" in html
-    missing = request_page(query="id=ocean-9999")
-    assert "no request &#x27;ocean-9999&#x27;" in missing.value
+    assert "Antrag auf Datenaufnahme" in html and "ocean-0001" in html and link not in html
+    wrong = request_page(query="link=dl_" + "0" * 12 + "_" + "A" * 32)  # well formed, not a live link
+    assert "this link is not valid" in wrong.value and "ocean-0001" not in wrong.value
+    by_id = request_page(query="id=ocean-0001")  # ids are sequential: they open nothing
+    assert "?id: is not a parameter" in by_id.value and "ocean-0001" not in by_id.value
     monkeypatch.delenv("DOCKET_INSTANCE")
     nowhere = request_page(query="")
     assert "no docket instance" in nowhere.value
@@ -308,9 +312,9 @@ def test_page_language_and_id_come_from_the_url(dk: Docket, monkeypatch: pytest.
 @pytest.mark.parametrize(("query", "why"), [
     ("instance=/srv/other&id=ocean-0001", "?instance: is not a parameter"),
     ("language=fr", "?language: is not a parameter"),
-    ("id=ocean-0001&id=ocean-0002", "?id: is given more than once"),
-    ("id=../../other/ocean-0001", "not a valid request id"),
-    ("id=ocean-0001.2", "not a valid request id"),
+    ("lang=fr&lang=de", "?lang: is given more than once"),
+    ("id=ocean-0001", "?id: is not a parameter"),
+    ("id=../../other/ocean-0001", "?id: is not a parameter"),
     ("form=../../notebooks/qa", "not a valid form name"),
     ("form=forms/ingest-request", "not a valid form name"),
     ("form=", "not a valid form name"),
@@ -319,12 +323,23 @@ def test_page_language_and_id_come_from_the_url(dk: Docket, monkeypatch: pytest.
     ("&".join(f"lang=fr{i}" for i in range(7)), "too many parameters"),
 ])
 def test_page_address_is_checked_before_anything_opens(query: str, why: str) -> None:
-    """Only lang, form and id, once each and well-formed; anything else is refused, named."""
+    """Only lang, form and link, once each and well-formed; anything else is refused, named."""
     with pytest.raises(BadInput) as info:
         query_parameters(query)
     assert why in " ".join([info.value.message, *map(str, info.value.problems)])
     widget = request_page(query=query)  # no DOCKET_INSTANCE either: refused before it is looked up
     assert "docket-page-error" in widget.value and "no docket instance" not in widget.value
+
+
+@pytest.mark.parametrize("query", ["link=../../other/ocean-0001", "link=ocean-0001", "link=",
+                                   "lang=fr&link=dl_" + "0" * 12 + "_short"])
+def test_a_malformed_link_is_refused_as_a_wrong_one(query: str) -> None:
+    """A link's shape is no business of a guesser: one message, never the value echoed."""
+    with pytest.raises(Refused, match="this link is not valid"):
+        query_parameters(query)
+    widget = request_page(query=query)
+    assert "this link is not valid" in widget.value and "ocean-0001" not in widget.value
+    assert "no docket instance" not in widget.value  # refused before the instance is looked up
 
 
 def test_page_serves_only_the_servers_instance(dk: Docket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -335,7 +350,7 @@ def test_page_serves_only_the_servers_instance(dk: Docket, tmp_path: Path, monke
 
     from .test_serve import OTHER_EMAIL, make_crafted_folder, make_other_instance
 
-    dk.submit(CTD)
+    link = dk.new_link(dk.submit(CTD)["id"])["link"]
     other = make_other_instance(tmp_path)
     crafted, target = make_crafted_folder(tmp_path)
     monkeypatch.setenv("DOCKET_INSTANCE", str(dk.instance.root))
@@ -347,7 +362,7 @@ def test_page_serves_only_the_servers_instance(dk: Docket, tmp_path: Path, monke
     # Forms and languages must be the instance's; the served instance's request opens as before.
     assert "no form &#x27;qa&#x27;" in request_page(query="form=qa").value
     assert "not written in &#x27;xx&#x27;" in request_page(query="lang=xx").value
-    shown = " ".join(str(getattr(w, "value", "")) for w in _widgets(request_page(query="id=ocean-0001")))
+    shown = " ".join(str(getattr(w, "value", "")) for w in _widgets(request_page(query=f"link={link}")))
     assert "ocean-0001" in shown and OTHER_EMAIL not in shown
     # Nor can the notebook: neither it nor request_page has an instance parameter any more.
     assert "instance" not in inspect.signature(request_page).parameters
@@ -385,7 +400,7 @@ def test_resubmission_page_needs_an_id(dk: Docket) -> None:
     page = RequestPage(dk, "file-resubmission", "en", None)
     assert page.view.submit_button.disabled
     first = dk.submit(CTD)
-    page = RequestPage(dk, "file-resubmission", "en", first["id"])
+    page = RequestPage(dk, "file-resubmission", "en", dk.new_link(first["id"])["link"])
     row = page.view.field("files").add_row()
     row.children[0].input.value = "extra.csv"
     row.children[1].input.value = "https://data.example.org/extra.csv"

@@ -37,18 +37,29 @@ from rdflib.compare import isomorphic
 from sqlalchemy import select
 
 import docket
-from docket.api import Actor, Docket
+from docket.api import Docket
 from docket.provenance import identifiers as ids
 from docket.provenance.export import serialize
 from docket.store import tables
 from tests.clirun import docket_cli
 from tests.conftest import EXAMPLES, example_requests
+from tests.people import as_role
 
 BASE = "https://data.example.org/ocean/"
 DATA = Path(__file__).resolve().parent / "data"
 FORMATS = ("json", "provn", "xml", "ttl", "trig", "jsonld")
-REVIEWER = Actor("Dr. Eva Novak", "reviewer", "eva.novak@datacentre.example.org", "0000-0002-9079-593X")
-OPERATOR = Actor("Jan Kowalski", "data-manager", "jan@datacentre.example.org", "https://orcid.org/0000-0001-5109-3700")
+REVIEWER = ("Dr. Eva Novak", "eva.novak@datacentre.example.org", "0000-0002-9079-593X")
+OPERATOR = ("Jan Kowalski", "jan@datacentre.example.org", "https://orcid.org/0000-0001-5109-3700")
+
+
+def reviewer(d: Docket) -> Docket:
+    name, email, orcid = REVIEWER
+    return as_role(d, "reviewer", name, email=email, orcid=orcid)
+
+
+def operator(d: Docket) -> Docket:
+    name, email, orcid = OPERATOR
+    return as_role(d, "data-manager", name, email=email, orcid=orcid)
 
 
 # ----------------------------------------------------------------------------- the official schemas
@@ -126,16 +137,16 @@ def identifiers_in(json_doc: dict[str, Any]) -> Iterator[str]:
 def run_workflow(d: Docket, path: Path) -> str:
     """Submit, reject with a comment, revise, approve with a comment, transfer and run QA."""
     request_id = d.submit(path)["id"]
-    d.review(request_id, "rejected", actor=REVIEWER, comment="Please add the keyword 'survey'.")
+    reviewer(d).review(request_id, "rejected", comment="Please add the keyword 'survey'.")
     doc = d.get(request_id)
     edited = {k: doc[k] for k in ("project", "provider", "metadata", "files")}
     edited["metadata"]["project_descriptive"]["keywords"].append("survey")
-    provider = Actor(doc["provider"]["name"], "provider", doc["provider"].get("email"), doc["provider"].get("orcid"))
-    d.revise(request_id, edited, actor=provider)
-    d.review(request_id, "submitted", actor=provider)
-    d.review(request_id, "approved", actor=REVIEWER, comment="Complete and consistent.")
-    assert d.transfer(request_id, actor=OPERATOR)["outcome"] == "done"
-    d.qa(request_id, actor=OPERATOR)
+    provider = d.as_link(d.new_link(request_id)["link"])  # the provider named in the request, by her link
+    provider.revise(request_id, edited)
+    provider.review(request_id, "submitted")
+    reviewer(d).review(request_id, "approved", comment="Complete and consistent.")
+    assert operator(d).transfer(request_id)["outcome"] == "done"
+    operator(d).qa(request_id)
     return request_id
 
 
@@ -147,13 +158,14 @@ def workflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     docket.init(folder, project="ocean", base_uri=BASE, local_roots=["inbox", str(EXAMPLES)]).close()
     with docket.open(folder) as d:
         request_ids = {path.stem: run_workflow(d, path) for path in example_requests()}
+        people = {u["name"]: u for u in d.users()}
     exports: dict[tuple[str, str], bytes] = {}
     for request_id in request_ids.values():
         for fmt in FORMATS:
             result = docket_cli("prov", request_id, "--format", fmt, instance=folder)
             assert result.code == 0, result.err
             exports[request_id, fmt] = result.out.encode("utf-8")
-    return {"instance": folder, "ids": request_ids, "exports": exports}
+    return {"instance": folder, "ids": request_ids, "exports": exports, "people": people}
 
 
 EXAMPLES_BY_NAME = [p.stem for p in example_requests()]
@@ -190,9 +202,12 @@ def test_every_identifier_is_a_qname_and_no_address_is_one(workflow: dict[str, A
     text = export(workflow, example, "provn").decode()
     assert '"https://orcid.org/0000-0002-9079-593X" %% xsd:anyURI' in text  # the reviewer's ORCID
     assert '"https://orcid.org/0000-0001-5109-3700" %% xsd:anyURI' in text  # the operator's
-    # the same person is one node: the reviewer of the rejection and of the approval
-    reviewer = str(ids.person_id(REVIEWER.email, REVIEWER.orcid))
-    assert text.count(f"agent({reviewer},") == 2
+    # the same person is one node: the reviewer of the rejection and of the approval, named by
+    # her account's opaque person id, with her e-mail address an attribute
+    person = workflow["people"][REVIEWER[0]]["person_id"]
+    assert person.startswith("person_") and "eva" not in person
+    agents = [line for line in text.splitlines() if line.strip().startswith(f"agent({ids.QName(person)},")]
+    assert len(agents) == 2 and all(REVIEWER[1] in line for line in agents), agents
 
 
 @pytest.mark.parametrize("example", EXAMPLES_BY_NAME)
@@ -346,6 +361,29 @@ def store_at_0002_with_old_bundles(folder: Path, old: dict[str, Any], **store: s
         d.close()
 
 
+def upgrade_and_readmit_the_admin(folder: Path) -> None:
+    """``docket db upgrade`` of a store taken back to 0002, before accounts existed: the upgrade
+    makes the admin ``docket init`` would have made and writes its key file again, so the OS user
+    who owns the instance keeps acting as its admin."""
+    result = docket_cli("db", "upgrade", "--json", instance=folder)
+    assert result.code == 0, result.err
+    assert docket_cli("user", "list", instance=folder).code == 0
+
+
+def test_an_instance_upgraded_from_before_accounts_can_be_used(tmp_path: Path) -> None:
+    """An instance made before accounts (no keys/ folder, no accounts) is upgraded; its data manager,
+    the OS user who owns it, must still be able to use it (an admin made, as ``docket init`` does)."""
+    import shutil
+
+    folder = tmp_path / "inst"
+    store_at_0002_with_old_bundles(folder, old_instances()[0])
+    shutil.rmtree(folder / "keys")  # docket before accounts wrote none
+    assert docket_cli("db", "upgrade", instance=folder).code == 0
+    listed = docket_cli("list", instance=folder)
+    assert listed.code == 0, listed.err
+    assert oct((folder / "keys" / "admin.key").stat().st_mode & 0o777) == "0o600"
+
+
 @pytest.fixture(scope="module")
 def upgraded(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict[str, Any]]]:
     out = []
@@ -354,8 +392,7 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict[
         store_at_0002_with_old_bundles(folder, old)
         with Docket.open(folder, migrate=False) as d:
             assert d.store.current() == "0002"
-        result = docket_cli("db", "upgrade", "--json", instance=folder)
-        assert result.code == 0, result.err
+        upgrade_and_readmit_the_admin(folder)
         out.append((folder, old))
     return out
 
@@ -459,7 +496,7 @@ def test_upgrade_on_postgresql(tmp_path: Path, pg_schema: str) -> None:
     old = old_instances()[0]
     folder = tmp_path / "inst"
     store_at_0002_with_old_bundles(folder, old, store_url=PG_URL, store_schema=pg_schema)
-    assert docket_cli("db", "upgrade", "--json", instance=folder).code == 0
+    upgrade_and_readmit_the_admin(folder)
     for request_id in old["requests"]:
         result = docket_cli("prov", request_id, "--format", "xml", instance=folder)
         assert result.code == 0 and not xml_errors(result.out.encode()), result.err

@@ -17,16 +17,21 @@ import nbformat
 import pytest
 
 import docket
-from docket.api import Actor, Docket
+from docket.api import Docket
 from docket.cli import main as cli_main
 from docket.steps.qa import pending, selected_severities
 from docket.steps.transfer import stored_file_id
 from tests.clirun import docket_cli
+from tests.people import as_role
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "data"
 REQUESTS = ROOT / "examples" / "requests"
-REVIEWER = Actor("Eva", "reviewer")
+
+
+def reviewer(d: Docket) -> Docket:
+    """``d``'s instance, called by the reviewer Eva (the admin who submitted may not approve)."""
+    return as_role(d, "reviewer", "Eva")
 
 
 def seeded() -> dict[str, list[tuple[str, int | None, str | None, str | None]]]:
@@ -64,7 +69,7 @@ def seeded_request(files: list[str], schema: str, *, title: str) -> dict[str, An
 def ready(d: Docket, document: Any) -> str:
     """Submit, approve and transfer; returns the request id."""
     request_id = d.submit(document)["id"]
-    d.review(request_id, "approved", actor=REVIEWER)
+    reviewer(d).review(request_id, "approved")
     assert d.transfer(request_id)["outcome"] == "done"
     return request_id
 
@@ -242,7 +247,7 @@ def test_refusals_and_bad_input_start_no_kernel(inst, d, capsys):
 
     submitted = d.submit(REQUESTS / "ctd-multilingual.json")["id"]
     approved = d.submit(REQUESTS / "ctd-multilingual.json")["id"]
-    d.review(approved, "approved", actor=REVIEWER)
+    reviewer(d).review(approved, "approved")
     code, err = cli(submitted)
     assert code == 3 and "approved" in err and "Traceback" not in err
     code, err = cli(approved)
@@ -373,3 +378,68 @@ def test_qa_batch_on_postgresql(tmp_path, pg_schema):
             qa = dk.get(request_id)["steps"]["qa"]
             assert (qa["status"], qa["outcome"]) == ("closed", "done")
             assert f"{request_id}_qa_1:report" in qa_bundle(dk, request_id, 1)["entity"]
+
+
+# --------------------------------------------------------------------------- NetCDF files (issue 11, item 4)
+
+
+def test_netcdf_request_submitted_transferred_and_checked(tmp_path):
+    """``docket submit`` → approve → ``docket transfer`` → ``docket qa`` on a CTD request with the
+    example profile (clean), a copy without units (seeded) and a methods note: NetCDF findings
+    land in the QA report, the note gets text checks, and nothing is checked as a table."""
+    from tests.people import as_role
+    from tests.test_netcdf import write_nc
+
+    folder = tmp_path / "inst"
+    init(folder)
+    example = ROOT / "examples" / "files"
+    seeded_file = write_nc(folder / "inbox" / "ctd_no_units.nc", units=False)
+    doc = json.loads((REQUESTS / "ctd-multilingual.json").read_text(encoding="utf-8"))
+    doc["metadata"]["dataset_structural"] = {"fields": [
+        {"name": "depth", "type": "number", "unit": "m"},
+        {"name": "temperature", "type": "number", "unit": "degree_Celsius"},
+        {"name": "salinity", "type": "number", "unit": "1"},
+    ]}
+    doc["files"] = [
+        {"name": "ctd_profile.nc", "location": str(example / "ctd_profile.nc"),
+         "media_type": "application/x-netcdf", "size": (example / "ctd_profile.nc").stat().st_size},
+        {"name": "ctd_no_units.nc", "location": str(seeded_file), "media_type": "application/x-netcdf"},
+        {"name": "soil_methods.txt", "location": str(example / "soil_methods.txt"), "media_type": "text/plain"},
+    ]
+    request_file = tmp_path / "ctd-netcdf.json"
+    request_file.write_text(json.dumps(doc), encoding="utf-8")
+    submitted = docket_cli("submit", request_file, "--json", instance=folder)
+    assert submitted.code == 0, submitted.err
+    request_id = submitted.json()["id"]
+    with docket.open(folder) as dk:  # a reviewer's account approves (the role is the account's)
+        as_role(dk, "reviewer").review(request_id, "approved")
+    transferred = docket_cli("transfer", request_id, "--json", instance=folder)
+    assert transferred.code == 0, transferred.err
+    result = docket_cli("qa", request_id, "--json", instance=folder)
+    assert result.code == 1, result.err  # the data have errors: the seeded missing units
+    assert "Traceback" not in result.out + result.err
+    out = result.json()
+    assert out["outcome"] == "rejected" and out["reason"] is None
+    report = json.loads(Path(out["report"]).read_text(encoding="utf-8"))
+    got = {(c["id"], c["file"]): c for c in report["checks"]}
+    assert not [c for c in report["checks"] if c["family"] == "table"]
+    for check_id in ("netcdf.opens", "netcdf.structure", "netcdf.units", "netcdf.fill-value",
+                     "netcdf.conventions", "netcdf.coordinates", "cf.high", "cf.medium", "cf.low"):
+        assert got[(check_id, "ctd_profile.nc")]["status"] == "valid", check_id
+    units = got[("netcdf.units", "ctd_no_units.nc")]
+    assert units["status"] == "error"
+    assert [(loc["column"], loc["path"]) for loc in units["locations"]] == [("temperature", "temperature:units")]
+    structure = got[("netcdf.structure", "ctd_no_units.nc")]
+    assert structure["status"] == "error"
+    assert {loc["column"] for loc in structure["locations"]} == {"temperature", "salinity"}
+    assert got[("cf.high", "ctd_no_units.nc")]["status"] == "error"
+    assert got[("text.encoding", "soil_methods.txt")]["status"] == "valid"
+    assert got[("congruence.size", None)]["status"] == "valid"
+    kinds = {f["name"]: f["kind"] for f in report["files"]}
+    assert kinds == {"ctd_profile.nc": "netcdf", "ctd_no_units.nc": "netcdf", "soil_methods.txt": "text"}
+    failing = {(f["id"], f["file"]) for f in out["failing"]}
+    assert ("netcdf.units", "ctd_no_units.nc") in failing
+    # the executed notebook rendered the NetCDF findings for the data manager
+    executed = nbformat.read(out["executed"], as_version=4)
+    shown = json.dumps([o for c in executed.cells if c.cell_type == "code" for o in c.outputs])
+    assert "netcdf.units" in shown and "temperature:units" in shown

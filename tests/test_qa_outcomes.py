@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 import docket
-from docket.api import Actor, Docket
+from docket.api import Docket
 from docket.cli.commands.qa import batch_text
 from docket.errors import BadInput, Refused
 from tests.clirun import docket_cli
+from tests.people import as_role
 from tests.test_qa import (
     DATA,
     REQUESTS,
@@ -28,11 +29,10 @@ from tests.test_qa import (
     literal,
     qa_bundle,
     ready,
+    reviewer,
     seeded_request,
 )
 
-MANAGER = Actor("Maria", "data-manager")
-REVIEWER = Actor("Eva", "reviewer")
 GOOD_TITLE = "Hourly weather observations at two alpine stations"
 
 
@@ -42,7 +42,7 @@ def step(d: Docket, request_id: str, name: str) -> tuple[str, str | None]:
 
 
 def publish(d: Docket, request_id: str) -> None:
-    d.set_step(request_id, "publication", "in-progress", actor=MANAGER)
+    as_role(d, "data-manager", "Maria").set_step(request_id, "publication", "in-progress")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         broken["files"][0]["location"] = str(DATA / "no-such-file.csv")
         broken["files"][0].pop("size", None)
         ids["broken"] = d.submit(broken)["id"]
-        d.review(ids["broken"], "approved", actor=REVIEWER)
+        reviewer(d).review(ids["broken"], "approved")
         assert d.transfer(ids["broken"])["outcome"] == "failed"
         stored = [f for f in d.files(ids["gone"]) if f["status"] == "stored"]
         kept = folder.parent / "kept"

@@ -14,6 +14,7 @@ from docket.provenance.export import deserialize
 from docket.store import tables
 from tests.clirun import docket_cli
 from tests.conftest import EXAMPLES, example_requests, invalid_examples
+from tests.people import as_role, key_file
 
 EXPECTED_INVALID = json.loads((EXAMPLES / "invalid" / "expected.json").read_text())
 
@@ -55,9 +56,10 @@ def test_every_example_submits_and_exports_prov_in_every_format(instance_dir: Pa
 
 def test_submit_prints_id_and_list_show_history(instance_dir: Path) -> None:
     ids = []
+    ana = key_file(instance_dir, "provider", "Ana Lima", email="ana.lima@ifremer.example.org")
     for path in example_requests():
         # the installed console script, in a process of its own, once
-        result = docket_cli("submit", path, instance=instance_dir, subprocess=True)
+        result = docket_cli("--key-file", ana, "submit", path, instance=instance_dir, subprocess=True)
         assert result.code == 0, result.err
         ids.append(result.out.strip())
     # project slug comes from the request; numbering is per project
@@ -151,30 +153,28 @@ def test_usage_errors_exit_2(instance_dir: Path) -> None:
 
 
 def test_review_roles_revisions_and_conflicts(dk) -> None:
-    from docket.api import Actor
-
     request_id = dk.submit(example_requests()[0])["id"]
-    provider = Actor("Ana Lima", "provider", "ana.lima@ifremer.example.org")
-    reviewer = Actor("Eva", "reviewer", "eva@dc.example.org")
+    provider = as_role(dk, "provider", "Ana Lima", email="ana.lima@ifremer.example.org")
+    reviewer = as_role(dk, "reviewer", "Eva", email="eva@dc.example.org")
     with pytest.raises(Refused):
-        dk.review(request_id, "approved", actor=provider)
+        provider.review(request_id, "approved")
     with pytest.raises(Refused):
         dk.set_step(request_id, "qa", "in-progress")  # not approved yet
-    dk.review(request_id, "rejected", actor=reviewer, comment="Add the methods.")
+    reviewer.review(request_id, "rejected", comment="Add the methods.")
     assert dk.get(request_id)["review_state"] == "rejected"
 
     doc = dk.get(request_id)
     edited = {k: doc[k] for k in ("project", "provider", "metadata", "files")}
     edited["metadata"]["experiment_contextual"]["methods"] = "Downcast, 2.5 m bins."
     with pytest.raises(Conflict):
-        dk.revise(request_id, edited, actor=provider, expected_revision=5)
-    rev = dk.revise(request_id, edited, actor=provider, expected_revision=1)
+        provider.revise(request_id, edited, expected_revision=5)
+    rev = provider.revise(request_id, edited, expected_revision=1)
     assert rev["revision"] == 2
     assert dk.get(request_id)["review_state"] == "draft"
     assert dk.get(request_id, 1)["metadata"] != dk.get(request_id, 2)["metadata"]  # revision 1 kept
     assert dk.get(f"{request_id}.1")["revision"] == 1
-    dk.review(request_id, "submitted", actor=provider)
-    dk.review(request_id, "approved", actor=reviewer)
+    provider.review(request_id, "submitted")
+    reviewer.review(request_id, "approved")
     with pytest.raises(Refused, match="needs transfer closed/done"):
         dk.set_step(request_id, "qa", "in-progress")  # errors in transfer block qa
     step = dk.set_step(request_id, "transfer", "in-progress")
@@ -182,16 +182,19 @@ def test_review_roles_revisions_and_conflicts(dk) -> None:
     states = [(h["kind"], h["to"]) for h in dk.history(request_id)]
     assert ("review", "approved") in states and ("step", "in-progress") in states
     with pytest.raises(Refused):
-        dk.review(request_id, "draft", actor=reviewer)
+        reviewer.review(request_id, "draft")
 
 
 def test_review_refusals_exit_3_and_conflict_exit_4(dk, instance_dir: Path) -> None:
     request_id = dk.submit(example_requests()[0])["id"]
-    refused = docket_cli("review", request_id, "approved", "--role", "provider", instance=instance_dir)
-    assert refused.code == 3 and "provider" in refused.err
-    conflict = docket_cli("review", request_id, "approved", "--expect-revision", "3", instance=instance_dir)
+    provider = key_file(instance_dir, "provider", "Ana Lima", email="ana.lima@ifremer.example.org")
+    refused = docket_cli("--key-file", provider, "review", request_id, "approved", instance=instance_dir)
+    assert refused.code == 3 and "ana.lima@ifremer.example.org" in refused.err and "no-self-review" in refused.err
+    eva = key_file(instance_dir, "reviewer", "Eva", email="eva@dc.example.org")
+    conflict = docket_cli("--key-file", eva, "review", request_id, "approved", "--expect-revision", "3",
+                          instance=instance_dir)
     assert conflict.code == 4 and "someone changed it first" in conflict.err
-    ok = docket_cli("review", request_id, "approved", "--as", "eva", "--json", instance=instance_dir)
+    ok = docket_cli("--key-file", eva, "review", request_id, "approved", "--json", instance=instance_dir)
     assert ok.code == 0 and ok.json()["review_state"] == "approved"
 
 
@@ -200,12 +203,11 @@ def test_steps_are_docket_s_to_set(dk, instance_dir: Path) -> None:
     doc["steps"] = {"transfer": {"status": "closed", "outcome": "done"}, "qa": {"status": "closed", "outcome": "done"}}
     path = instance_dir / "inbox" / "claims-done.json"
     path.write_text(json.dumps(doc))
-    refused = docket_cli("submit", path, instance=instance_dir)
+    provider = key_file(instance_dir, "provider")
+    refused = docket_cli("--key-file", provider, "submit", path, instance=instance_dir)
     assert refused.code == 3 and "steps" in refused.err
     assert dk.list() == []
-    from docket.api import Actor
-
-    migrated = dk.submit(doc, actor=Actor("Mo", "data-manager", "mo@dc.example.org"))
+    migrated = as_role(dk, "data-manager", "Mo", email="mo@dc.example.org").submit(doc)
     assert dk.get(migrated["id"])["steps"]["qa"] == {"status": "closed", "outcome": "done"}
 
 

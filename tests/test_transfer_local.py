@@ -26,12 +26,13 @@ from pathlib import Path
 import pytest
 
 import docket
-from docket.api import Actor, Docket
+from docket.api import Docket
 from docket.errors import DocketError
 from docket.steps.transfer import sweep_leftovers, transfer_id
 from docket.transfer import fetch
 from tests.clirun import docket_cli
 from tests.conftest import EXAMPLES
+from tests.people import as_role
 
 GOOD = b"station,temp\nA,1.5\n" * 64
 SECRET_MARK = b"TOP-SECRET"
@@ -46,7 +47,7 @@ def request_doc(files: list[dict]) -> dict:
 
 def approved(dk: Docket, files: list[dict]) -> str:
     request_id = dk.submit(request_doc(files))["id"]
-    dk.review(request_id, "approved", actor=Actor("Eva", "reviewer"))
+    as_role(dk, "reviewer", "Eva").review(request_id, "approved")
     return request_id
 
 

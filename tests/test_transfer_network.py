@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 
 import docket
-from docket.api import Actor
 from docket.errors import BadInput, Refused
 from docket.transfer import SourceContext, TransferFailed, fetch
 from docket.transfer.addresses import AddressPolicy, is_public
 from docket.transfer.credentials import strip_passwords
 from tests.clirun import docket_cli
 from tests.conftest import EXAMPLES
+from tests.people import as_role, key_file
 
 BODY = b"station,temp\nA,1.5\nB,2.5\n" * 500
 PASSWORD = "pa55-Wörd_zq"  # a string that appears nowhere else
@@ -365,7 +365,7 @@ def test_the_instance_timeout_and_deadline_reach_the_transfer(instance_dir: Path
     doc["files"] = [{"name": "slow.csv", "location": f"http://127.0.0.1:{port_of(server)}/trickle"}]
     with docket.open(instance_dir) as d:
         request_id = d.submit(doc)["id"]
-        d.review(request_id, "approved", actor=Actor("Eva", "reviewer"))
+        as_role(d, "reviewer", "Eva").review(request_id, "approved")
         started = time.monotonic()
         result = d.transfer(request_id)
     assert time.monotonic() - started < 5
@@ -449,8 +449,11 @@ def test_a_password_in_a_request_is_never_stored(instance_dir: Path, server: Qui
 
     revised = docket_cli("revise", request_id, request, "--json", instance=instance_dir)
     assert revised.code == 0 and revised.json()["warnings"][0]["field"] == "files[0].location"
-    docket_cli("review", request_id, "submitted", "--role", "provider", instance=instance_dir)
-    approved = docket_cli("review", request_id, "approved", "--role", "reviewer", instance=instance_dir)
+    provider = key_file(instance_dir, "provider", "Chiara Rossi", email="chiara.rossi@meteo.example.it")
+    resubmitted = docket_cli("--key-file", provider, "review", request_id, "submitted", instance=instance_dir)
+    assert resubmitted.code == 0, resubmitted.err
+    reviewer = key_file(instance_dir, "reviewer")
+    approved = docket_cli("--key-file", reviewer, "review", request_id, "approved", instance=instance_dir)
     assert approved.code == 0, approved.err
 
     shown = docket_cli("show", request_id, "--json", instance=instance_dir)
@@ -495,7 +498,7 @@ def test_the_transfer_step_refuses_a_private_location_by_default(instance_dir: P
     doc["files"] = [{"name": "x.csv", "location": f"http://localhost:{port_of(server)}/data.csv"}]
     with docket.open(instance_dir) as d:
         request_id = d.submit(doc)["id"]
-        d.review(request_id, "approved", actor=Actor("Eva", "reviewer"))
+        as_role(d, "reviewer", "Eva").review(request_id, "approved")
         result = d.transfer(request_id)
     assert result["outcome"] == "failed"
     assert "localhost is not a public address" in result["failures"][0]["reason"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from docket.api import Actor
 from tests.clirun import docket_cli
 from tests.conftest import EXAMPLES
+from tests.people import as_role
 
 PAYLOAD = b"station,temp\nA,1.5\nB,2.5\n" * 2000
 RELEASE = threading.Event()
@@ -63,7 +63,7 @@ def server() -> Iterator[str]:
 
 def approved(dk, doc: dict) -> str:
     request_id = dk.submit(doc)["id"]
-    dk.review(request_id, "approved", actor=Actor("Eva", "reviewer"))
+    as_role(dk, "reviewer", "Eva").review(request_id, "approved")
     return request_id
 
 

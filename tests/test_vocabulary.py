@@ -36,7 +36,6 @@ from prov.model import (
 from rdflib import namespace as ns
 
 import docket
-from docket.api import Actor
 from docket.provenance import identifiers as ids
 from docket.provenance.export import deserialize
 from docket.provenance.recorder import Id, Uri
@@ -48,6 +47,7 @@ from docket.provenance.terms import (
     source_iri,
 )
 from docket.resources import data_dir, vocabulary_path
+from tests.people import as_role
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,8 +55,6 @@ BASE = "https://data.example.org/ocean/"
 DKT = rdflib.Namespace(ids.VOCAB_URI)
 OLD = rdflib.Namespace(ids.OLD_VOCAB_URI)
 SPDX = "http://spdx.org/rdf/terms#"
-REVIEWER = Actor("Eva Novak", "reviewer", "eva@example.org")
-MANAGER = Actor("Dana Data", "data-manager", "dana@example.org")
 
 # SPDX 2.3 (spdx.org/rdf/terms): the checksum terms docket may write.
 SPDX_TERMS = {"Checksum", "checksum", "checksumValue", "algorithm", "checksumAlgorithm_md5",
@@ -83,7 +81,9 @@ def vocabulary() -> rdflib.Graph:
 
 
 def defined(graph: rdflib.Graph) -> set[str]:
-    kinds = {ns.OWL.Class, ns.RDFS.Class, ns.OWL.DatatypeProperty, ns.OWL.ObjectProperty, ns.RDF.Property}
+    # roles (dkt:reviewer...) are individuals of prov:Role, named as values of prov:hadRole
+    kinds = {ns.OWL.Class, ns.RDFS.Class, ns.OWL.DatatypeProperty, ns.OWL.ObjectProperty, ns.RDF.Property,
+             ns.PROV.Role}
     return {str(s) for s, _, o in graph.triples((None, ns.RDF.type, None))
             if o in kinds and str(s).startswith(str(DKT))}
 
@@ -176,24 +176,27 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             return validate(name, *args, **kw)
 
         d.schemas.validate = timed
+        reviewer = as_role(d, "reviewer", "Eva Novak", email="eva@example.org")
+        manager = as_role(d, "data-manager", "Dana Data", email="dana@example.org")
+        dana = manager.caller.account
         rid = d.submit(request)["id"]
-        d.review(rid, "rejected", actor=REVIEWER, comment="Please add the methods")
+        reviewer.review(rid, "rejected", comment="Please add the methods")
         doc = d.get(rid)
         d.revise(rid, {k: doc[k] for k in ("project", "provider", "metadata", "files")})
-        d.review(rid, "submitted", actor=Actor("Chiara Rossi", "provider"))
-        d.review(rid, "approved", actor=REVIEWER, comment="Thank you")
+        d.as_link(d.new_link(rid)["link"]).review(rid, "submitted")  # the provider, by her link
+        reviewer.review(rid, "approved", comment="Thank you")
         assert d.transfer(rid)["outcome"] == "done"
         assert d.qa(rid)["outcome"] == "done"
-        d.set_step(rid, "publication", "closed", "done", actor=MANAGER, prov_values={
-            "publisher": Id(MANAGER.prov_id), "publisherName": MANAGER.name,
-            "publisherEmail": MANAGER.email, "pid": "10.5072/ocean-0001",
+        manager.set_step(rid, "publication", "closed", "done", prov_values={
+            "publisher": Id(ids.QName(dana.person_id)), "publisherName": dana.name,
+            "publisherEmail": dana.email, "pid": "10.5072/ocean-0001",
             "metadataRecord": Id(ids.step_node(rid, "publication", 1, "metadata")),
             "metadataLocation": location_iri(folder / "published" / "datacite.xml"),
             "metadataStandard": Uri("http://datacite.org/schema/kernel-4"),
             "published": Id(ids.step_node(rid, "publication", 1, "dataset"))})
         files = [f for f in d.files(rid) if f["status"] == "stored"]
         package = ids.step_node(rid, "archive", 1, "package")
-        d.set_step(rid, "archive", "closed", "done", actor=MANAGER, prov_values=lambda n: {
+        manager.set_step(rid, "archive", "closed", "done", prov_values=lambda n: {
             "stored": [Id(ids.stored_file_id(rid, 1, f["name"])) for f in files],
             "usedTime": [dt.datetime.now(dt.UTC)] * len(files),  # read while the step runs
             "package": Id(package), "archiveLocation": Uri("https://archive.example.org/p/1"),
@@ -300,7 +303,8 @@ def test_review_state_is_on_decisions_and_activities_never_on_the_revision(flow)
     rejected, resubmitted, approved = (attrs(r) for r in reviews)
     assert (rejected[str(DKT.stepStatus)], str(DKT.outcome) in rejected) == ("action-required", False)
     assert (approved[str(DKT.stepStatus)], approved[str(DKT.outcome)]) == ("closed", "accepted")
-    assert str(DKT.stepStatus) not in resubmitted  # a resubmission does not move the review step
+    # the new revision reopened the review step; its resubmission does not move it again
+    assert str(DKT.stepStatus) not in resubmitted
     for kind, outcome in ((DKT.Transfer, "done"), (DKT.QaRun, "done"), (DKT.Publication, "done"),
                           (DKT.Archiving, "done")):
         (activity,) = by_type(doc, ProvActivity, str(kind))

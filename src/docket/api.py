@@ -11,8 +11,8 @@ import copy
 import getpass
 import os
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,18 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from docket import __version__
+from docket import __version__, access
+from docket.access import ANONYMOUS, Caller
 from docket.canonical import digest
 from docket.documents import check_json_value, check_text, load_json_file
 from docket.errors import BadInput, Conflict, NotFound, Refused
 from docket.instance import Instance
+from docket.people import accounts, links
+from docket.people.actor import Actor
+from docket.people.keyfiles import admin_key_path, default_key, write_key_file
 from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id, Recorder, Uri
+from docket.steps.context import MAX_REVISION, StepContext, now, parse_ref
 from docket.store import Store, tables
 from docket.text import pick
 from docket.transfer.credentials import strip_passwords
@@ -35,16 +40,12 @@ from docket.validation import SchemaSet, record_only_fields
 from docket.workflow import (
     STEPS,
     StepChange,
+    acts_as,
     check_review_transition,
-    check_role,
     check_step_change,
     initial_steps,
     step_filter,
 )
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def default_actor() -> str:
@@ -58,72 +59,31 @@ def default_actor() -> str:
 _ORIGIN = f"{socket.gethostname()} pid {os.getpid()}"
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Someone (or something) acting on a request, in a role."""
-
-    name: str
-    role: str = "data-manager"
-    email: str | None = None
-    orcid: str | None = None
-
-    def __post_init__(self) -> None:
-        # Stored in text columns and PROV: a NUL or a lone surrogate would be kept by one store
-        # and refused by the other (or fail to encode), so it is a refusal before either sees it.
-        for what in ("name", "role", "email", "orcid"):
-            value = getattr(self, what)
-            if isinstance(value, str):
-                check_text(value, f"the actor's {what}")
-
-    @property
-    def label(self) -> str:
-        return self.email or self.orcid or self.name
-
-    @property
-    def prov_id(self) -> str:
-        return ids.person_id(self.email, self.orcid, self.name)
-
-
-MAX_REVISION = 2**31 - 1  # the revision columns are 32-bit on both stores
-
-
-def parse_ref(ref: str) -> tuple[str, int | None]:
-    """``ocean-0007`` or ``ocean-0007.2`` -> (id, revision or None).
-
-    A reference no request can have (a NUL, a lone surrogate, a revision beyond the column) is
-    not found here, before a store is asked: SQLite and PostgreSQL would fail on it differently.
-    """
-    if not isinstance(ref, str) or "\x00" in ref or not ref.isascii() and _unencodable(ref):
-        raise NotFound(f"no request {ref!r} in this instance")
-    base, dot, rev = ref.rpartition(".")
-    if dot and rev.isascii() and rev.isdigit() and base:
-        if len(rev) > 10 or int(rev) > MAX_REVISION:
-            raise NotFound(f"request {base} has no revision {rev[:20]}")
-        return base, int(rev)
-    return ref, None
-
-
-def _unencodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 class Docket:
-    """One instance of docket: its configuration, store, schemas and PROV templates."""
+    """One instance of docket: its configuration, store, schemas and PROV templates, and who is
+    calling (:attr:`caller`).
 
-    def __init__(self, instance: Instance, *, migrate: bool = True) -> None:
+    The caller signs in with an API key (``key=``, else ``$DOCKET_API_KEY``, else the key file
+    ``docket init`` wrote for the OS user who created the instance, when this OS user owns it and
+    nobody else can read it), or comes with a provider's secret ``link=``; ``anonymous=True``
+    (the public form page) uses neither. The role always comes from the account.
+    """
+
+    def __init__(self, instance: Instance, *, migrate: bool = True, key: str | None = None,
+                 link: str | None = None, anonymous: bool = False, source: str | None = None) -> None:
         self.instance = instance
         self.config = instance.config
         self.store = Store(instance.store_url(), instance.config.store_schema)
         self.schemas = SchemaSet(instance.schemas_dir)
         self.recorder = Recorder(self.config.base_uri, instance.templates_dir)
         self._counter_upsert: Any = None
-        self._record_only = record_only_fields(self.schemas)
+        # what docket adds to a shown record (and ``show --json`` its comment thread): never content
+        self._record_only = record_only_fields(self.schemas) | {"comments"}
+        self._source = source or _ORIGIN
+        self._credentials = (key, link, anonymous)
+        self._caller: Caller | None = None
         if migrate:
-            self.store.ensure_current()
+            self.upgrade_store()
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -132,11 +92,96 @@ class Docket:
         return cls(Instance.find(path), **kwargs)
 
     @classmethod
-    def init(cls, path: str | os.PathLike[str], **kwargs: Any) -> Docket:
+    def init(cls, path: str | os.PathLike[str], *, admin: str | None = None, **kwargs: Any) -> Docket:
+        """A new instance, its store, and its first account: an admin (named ``admin``, else the
+        OS user) whose key is written to ``keys/admin.key``, readable only by the creating user."""
         instance = Instance.create(path, **kwargs)
-        docket = cls(instance, migrate=False)
+        docket = cls(instance, migrate=False, anonymous=True)
         docket.store.upgrade()
+        at = now()
+        with docket.store.transaction() as conn:
+            account, key = accounts.add(conn, admin or default_actor(), "admin", email=None, expires=None,
+                                        created_by="docket init", at=at)
+            docket._audit(conn, Actor.of_account(account), "user:add", None,
+                          {"account": account.name, "role": "admin"}, None, at)
+        write_key_file(admin_key_path(instance.root), key)
+        docket._credentials = (key, None, False)
         return docket
+
+    def upgrade_store(self) -> tuple[str | None, str | None]:
+        """Bring the store to the newest migration; returns (before, after). A store from before
+        accounts (migration 0004) gets the admin ``docket init`` would have made, with its key
+        file, so the data manager who owns the instance is not locked out of it."""
+        before = self.store.current()
+        if before != self.store.head():
+            self.store.upgrade()
+        if before is None or before < "0004":
+            self._ensure_admin()
+        return before, self.store.current()
+
+    def _ensure_admin(self) -> None:
+        a = tables.accounts
+        with self.store.connect() as conn:
+            if conn.execute(select(func.count()).select_from(a)).scalar():
+                return
+        at = now()
+        try:
+            with self.store.transaction() as conn:
+                if conn.execute(select(func.count()).select_from(a)).scalar():
+                    return
+                account, key = accounts.add(conn, default_actor(), "admin", email=None, expires=None,
+                                            created_by="docket upgrade", at=at)
+                self._audit(conn, Actor.of_account(account), "user:add", None,
+                            {"account": account.name, "role": "admin", "why": "store upgraded to accounts"}, None, at)
+        except IntegrityError:  # another process made it at the same moment
+            return
+        write_key_file(admin_key_path(self.instance.root), key)
+
+    def as_key(self, key: str) -> Docket:
+        """The same instance, store and schemas, called by the holder of ``key``."""
+        return self._as((key, None, False))
+
+    def as_link(self, link: str) -> Docket:
+        """The same instance, called by a provider with their request's secret link."""
+        return self._as((None, link, False))
+
+    def anonymously(self) -> Docket:
+        return self._as((None, None, True))
+
+    def _as(self, credentials: tuple[str | None, str | None, bool]) -> Docket:
+        other = copy.copy(self)
+        other._credentials, other._caller = credentials, None
+        return other
+
+    @property
+    def caller(self) -> Caller:
+        """Who is calling, resolved (and the key or link checked) on first use."""
+        if self._caller is None:
+            self._caller = self._sign_in()
+        return self._caller
+
+    def _sign_in(self) -> Caller:
+        key, link, anonymous = self._credentials
+        if key is None and link is None and not anonymous:
+            key = default_key(self.instance.root)
+        if key is None and link is None:
+            return Caller(source=self._source)
+        with self.store.connect() as conn:
+            delay = accounts.failure_delay(conn, self._source)
+        accounts.slow_down(delay)  # repeated failures from this source wait, found or not
+        at = now()
+        try:
+            with self.store.transaction() as conn:
+                if key is not None:
+                    return Caller(account=accounts.authenticate(conn, key, source=self._source, at=at),
+                                  source=self._source)
+                return Caller(link_request=links.resolve(conn, link, at=at), source=self._source)
+        except Refused as exc:
+            with self.store.transaction() as conn:
+                accounts.note_failure(conn, self._source, at)
+                self._audit(conn, Actor(ANONYMOUS, "provider"), "refused:sign-in", None,
+                            {"rule": exc.rule, "with": "key" if key is not None else "link"}, None, at)
+            raise
 
     def close(self) -> None:
         self.store.dispose()
@@ -155,11 +200,35 @@ class Docket:
             raise NotFound(f"no request {request_id!r} in this instance")
         return row
 
+    def _readable_row(self, conn: Connection, request_id: str) -> Any:
+        """The request's row, if the caller may see it (staff, or its provider)."""
+        row = self._request_row(conn, request_id)
+        with self._refusals_audited("read", request_id):
+            access.check_read(self.caller, row)
+        return row
+
+    @contextmanager
+    def _refusals_audited(self, action: str, request_id: str | None) -> Iterator[None]:
+        """Every refusal is an audit row (who, what, which rule, from where), written in a
+        transaction of its own since the refused operation's is rolled back. The caller is signed
+        in first, outside any transaction of the operation (SQLite has one writer at a time)."""
+        self.caller  # noqa: B018 - signs in; a wrong key is refused (and audited) once, here
+        try:
+            yield
+        except Refused as exc:
+            caller = self.caller if self._caller is not None else Caller(source=self._source)
+            actor = (Actor.of_account(caller.account) if caller.account is not None
+                     else Actor(caller.who, caller.role if caller.role != ANONYMOUS else "provider"))
+            with self.store.transaction() as conn:
+                self._audit(conn, actor, f"refused:{action}", request_id,
+                            {"rule": exc.rule, "message": exc.message, "caller": caller.role}, None, now())
+            raise
+
     def _rows_of(self, table: Any, ref: str) -> list[Any]:
         """All rows of ``table`` that belong to a request (which must exist), oldest first."""
         request_id, _ = parse_ref(ref)
         with self.store.connect() as conn:
-            self._request_row(conn, request_id)
+            self._readable_row(conn, request_id)
             return conn.execute(select(table).where(table.c.request_id == request_id).order_by(table.c.id)).all()
 
     def get(self, ref: str, revision: int | None = None) -> dict[str, Any]:
@@ -169,7 +238,7 @@ class Docket:
         if rev is not None and not 0 < rev <= MAX_REVISION:
             raise NotFound(f"request {request_id} has no revision {rev}")
         with self.store.connect() as conn:
-            row = self._request_row(conn, request_id)
+            row = self._readable_row(conn, request_id)
             rev = rev or row.revision
             doc = conn.execute(
                 select(tables.revisions.c.document).where(
@@ -217,8 +286,15 @@ class Docket:
             raise BadInput(f"the limit must be a whole number from 1 to {MAX_REVISION}, not {limit}")
         if limit and wanted is None:
             query = query.limit(limit)
+        caller = self.caller
+        with self._refusals_audited("list", None):
+            access.check_signed_in(caller, "listing requests")
+        if not caller.is_staff:  # a provider lists their own requests (by account or link)
+            query = query.where(tables.requests.c.id == caller.link_request) if caller.account is None else query
         with self.store.connect() as conn:
             rows = conn.execute(query).all()
+        if not caller.is_staff:
+            rows = [r for r in rows if access.visible(caller, r)][:limit]
         if wanted is not None:  # the steps are JSON: filtered here, the same on every store
             rows = [r for r in rows if wanted((r.steps or {}).get(step) or {"status": "open"})][:limit]
         return [
@@ -258,6 +334,13 @@ class Docket:
             }
             for r in rows
         ]
+        # The conversation is part of the history: each comment a row (kind "comment").
+        said = [{"at": _iso(c.created_date), "revision": c.revision, "kind": "comment", "step": None,
+                 "from": None, "to": f"#{c.id}" + (f" on {c.field}" if c.field else "")
+                 + (f" (reply to #{c.parent_id})" if c.parent_id else ""), "outcome": None,
+                 "actor": c.author, "role": c.role, "comment": c.text}
+                for c in self._rows_of(tables.comments, request_id)]
+        transitions = sorted(transitions + said, key=lambda r: _instant(r["at"]))  # stable: ties keep order
         return _merge_in_time(self._revision_rows(parse_ref(request_id)[0]), transitions)
 
     def _revision_rows(self, request_id: str) -> list[dict[str, Any]]:
@@ -303,6 +386,11 @@ class Docket:
         return self.get(new["id"], new["revision"] - 1), new
 
     def audit(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        """The audit log (of one request, or all): staff only."""
+        with self._refusals_audited("audit", request_id and parse_ref(request_id)[0]):
+            if not self.caller.is_staff:
+                access.check_signed_in(self.caller, "reading the audit log")
+                raise access.refuse("staff-only", f"{self.caller.who} may not read the audit log")
         a = tables.audit_log
         query = select(a).order_by(a.c.id)
         if request_id:
@@ -320,7 +408,7 @@ class Docket:
         request_id, _ = parse_ref(request_id)
         f = tables.files
         with self.store.connect() as conn:
-            row = self._request_row(conn, request_id)
+            row = self._readable_row(conn, request_id)
             rows = conn.execute(
                 select(f).where(f.c.request_id == request_id, f.c.revision == row.revision).order_by(f.c.id)
             ).all()
@@ -358,20 +446,29 @@ class Docket:
             return serialize(picture(self.prov_bundles(request_id)), fmt, **context)
         return serialize(self.prov(request_id), fmt)
 
+    def export(self, ref: str, fmt: str) -> bytes:
+        """The request's metadata in a standard format (iso19139, datacite, eml, schemaorg, dcat),
+        validated before it is returned (see :mod:`docket.exporters`)."""
+        from docket.exporters import export
+
+        return export(self, ref, fmt)
+
     # -- writing -----------------------------------------------------------------------------
 
     def submit(
         self,
         document: dict[str, Any] | str | os.PathLike[str],
         *,
-        actor: Actor | None = None,
         origin: str | None = None,
         write: Callable[[Connection, str, int], None] | None = None,
     ) -> dict[str, Any]:
         """Store a new request (revision 1, review state ``submitted``) and its PROV.
 
+        Anyone may submit: a provider's account owns what it submits; staff (and the anonymous
+        form page or e-mail) submit on behalf of the provider the request names, who owns it.
         Returns ``{"id", "revision", "digest"}``, plus ``"warnings"`` (``[{"field", "message"}]``)
-        when a password was taken out of a URL. Invalid input raises before anything is written.
+        when a password was taken out of a URL, and for an anonymous submitter the provider's
+        secret ``"link"`` (shown this once). Invalid input raises before anything is written.
         ``write(conn, id, revision)`` adds a caller's own rows to the same transaction.
         """
         received = now()  # the submission activity starts here, before loading and validation
@@ -379,15 +476,18 @@ class Docket:
         doc, warnings = strip_passwords(self._load(document))
         validated = now()
         self.schemas.validate("request", doc, "request")
-        actor = self._acting(doc, actor)
+        caller = self.caller
+        actor = self._actor(doc)
         project = doc.get("project") or self.config.project
         steps = doc.get("steps") or initial_steps()
-        if steps != initial_steps() and actor.role != "data-manager":
+        if steps != initial_steps() and not caller.is_manager:
             # Steps are workflow state: only a data manager (e.g. migrating records from another
             # system) may bring a request in with steps already done.
-            raise Refused(f"role {actor.role} may not submit a request whose steps are already set; "
-                          "leave out 'steps', docket sets them")
+            with self._refusals_audited("submit", None):
+                raise access.refuse("staff-only", f"{caller.who} ({caller.role}) may not submit a request whose "
+                                                  "steps are already set; leave out 'steps', docket sets them")
         at = now()
+        link = None
         with self.store.transaction() as conn:
             number = self._next_number(conn, project)
             request_id = f"{project}-{number:04d}"
@@ -397,7 +497,11 @@ class Docket:
                 "id": request_id, "project": project, "number": number, "revision": 1,
                 "review_state": "submitted", "title": title, "provider": doc["provider"].get("email") or doc["provider"]["name"],
                 "steps": steps, "version": 1, "created_date": at, "last_modified_date": at,
+                "owner": caller.owner_value(doc["provider"]),
+                "submitted_by": caller.account.person_id if caller.account is not None else None,
             })
+            if caller.account is None:  # the page or a provider by e-mail: their way back in
+                link = links.mint(conn, request_id, at=at, days=links.link_days(self.config))
             content_digest = self._write_revision(conn, record, actor, at)
             self._history(conn, request_id, 1, "review", None, "draft", "submitted", None, actor, at, "submitted",
                           also=[("step", "request", "open", "closed", "done", None)])
@@ -407,14 +511,17 @@ class Docket:
                                                       validated=validated, from_state=None))
             if write is not None:
                 write(conn, request_id, 1)
-        return {"id": request_id, "revision": 1, "digest": content_digest, **_warned(warnings)}
+            self._notify(conn, "submitted", request_id, 1, record, at)
+        if link is not None and self._caller is not None and self._caller.account is None:
+            self._caller = Caller(link_request=request_id, source=self._source)  # may read what it sent
+        return {"id": request_id, "revision": 1, "digest": content_digest, **_warned(warnings),
+                **({"link": link, "link_url": links.url(self.config, link)} if link else {})}
 
     def revise(
         self,
         request_id: str,
         document: dict[str, Any] | str | os.PathLike[str],
         *,
-        actor: Actor | None = None,
         expected_revision: int | None = None,
         minor: bool = False,
         origin: str | None = None,
@@ -431,18 +538,24 @@ class Docket:
         doc, warnings = strip_passwords(doc)  # as in submit: never stored, never echoed
         validated = now()
         self.schemas.validate("request", doc, "request")
-        actor = self._acting(doc, actor)
+        actor = self._actor(doc)
         at = now()
-        with self.store.transaction() as conn:
+        with self._refusals_audited("revise", request_id), self.store.transaction() as conn:
             row = self._request_row(conn, request_id)
-            _expect_revision(row, expected_revision)
+            access.check_edit(self.caller, row)
+            if minor and row.review_state == "approved" and not self.caller.is_manager:
+                raise access.refuse("minor-by-staff", f"{self.caller.who} may not declare a minor edit: an "
+                                                      "approved record stays approved only for a data manager")
+            _expect_revision(row, expected_revision, self._last_writer(conn, row))
             if row.review_state == "retired":
-                raise Refused(f"{request_id} is retired and cannot be edited")
+                raise Refused(f"{request_id} is retired and cannot be edited (rule retired-final)",
+                              rule="retired-final")
             state = row.review_state if (minor and row.review_state == "approved") else "draft"
             revision = row.revision + 1
             created = conn.execute(select(tables.revisions.c.document).where(
                 tables.revisions.c.request_id == request_id, tables.revisions.c.revision == row.revision)).scalar_one()
-            record = self._record(doc, request_id, revision, state, row.steps, actor, at,
+            steps, reopened = (row.steps, []) if state != "draft" else _reopened(row.steps)
+            record = self._record(doc, request_id, revision, state, steps, actor, at,
                                   created=(created["created_by"], created["created_date"]))
             self._update_request(conn, row, revision=revision, review_state=state,
                                  title=self._title(doc),
@@ -450,7 +563,8 @@ class Docket:
             content_digest = self._write_revision(conn, record, actor, at)
             if state != row.review_state:
                 self._history(conn, request_id, revision, "review", None, row.review_state, state, None, actor, at,
-                              "new revision")
+                              "new revision", also=[("step", step, old, "open", None, "new revision")
+                                                    for step, old in reopened])
             self._audit(conn, actor, "revise", request_id, {"revision": revision, "minor": minor}, origin, at)
             self._record_prov(conn, request_id, "request", "submission",
                               self._submission_values(record, revision - 1, content_digest, started=received,
@@ -464,28 +578,64 @@ class Docket:
         request_id: str,
         to_state: str,
         *,
-        actor: Actor | None = None,
         comment: str | None = None,
+        fields: list[str] | None = None,
         expected_revision: int | None = None,
         origin: str | None = None,
     ) -> dict[str, Any]:
-        """Move the review state (submit, approve, reject, withdraw, retire), by role."""
+        """Move the review state, as the caller's role allows.
+
+        Decisions (``approved``, ``rejected``, ``request-changes``) are staff's, never on a request
+        the caller owns or submitted; ``request-changes`` sends a submitted request back to draft
+        with the comment, attached to the ``fields`` (JSON paths) it names. Its provider (or a data
+        manager) submits a draft, withdraws, and reopens a rejected request; a data manager
+        retires. ``ID.N`` (or ``expected_revision``) decides on revision N only: if the request
+        moved on, or someone decided first, it is a conflict (exit 4) naming who.
+        """
         started = now()  # the review activity starts with the reviewer's call
-        request_id, _ = parse_ref(request_id)
-        actor = actor or Actor(default_actor(), "reviewer")
+        request_id, rev = parse_ref(request_id)
+        expected_revision = expected_revision or rev
         if comment is not None:
             check_text(comment, "the comment")
+        for path in fields or ():
+            check_text(path, "--field")
+        changes = to_state == "request-changes"
         at = now()
-        with self.store.transaction() as conn:
+        with self._refusals_audited("review", request_id), self.store.transaction() as conn:
             row = self._request_row(conn, request_id)
             read = now()  # when the revision under review was read (the usage)
-            _expect_revision(row, expected_revision)
-            check_review_transition(row.review_state, to_state, actor.role)
-            if to_state == "rejected" and not comment:
-                raise BadInput("a rejection needs a comment that tells the provider what to change")
-            self._history(conn, request_id, row.revision, "review", None, row.review_state, to_state, None, actor, at, comment)
+            caller = self.caller
+            access.check_signed_in(caller, f"moving {row.id}")
+            target = "draft" if changes else to_state
+            deciding = changes or target in ("approved", "rejected")
+            if deciding:
+                access.check_decision(caller, row, to_state)
+                if not caller.is_staff:
+                    raise access.refuse("review-roles", f"{caller.who} ({caller.role}) may not decide on "
+                                                        f"{row.id}: decisions are a reviewer's or a data manager's")
+                self._check_undecided(conn, row, expected_revision)
+            elif target == "retired":
+                access.check_staff(caller, f"retire {row.id}")
+            else:
+                access.check_provider_move(caller, row, target)
+            _expect_revision(row, expected_revision, self._last_writer(conn, row))
+            role = "provider" if caller.link_request == row.id else caller.role
+            check_review_transition(row.review_state, target, role)
+            if (target == "rejected" or deciding and target == "draft") and not comment:
+                raise BadInput(f"{'a rejection' if target == 'rejected' else 'a request for changes'} needs a "
+                               "comment (-m) that tells the provider what to change")
+            if fields and not comment:
+                raise BadInput("--field attaches the comment to a field: give the comment with -m")
+            actor = self._actor(None, row)
+            label = "request-changes" if deciding and target == "draft" else target
+            self._history(conn, request_id, row.revision, "review", None, row.review_state, target, None, actor, at,
+                          comment)
             steps = copy.deepcopy(row.steps)
-            step_outcome = {"approved": ("closed", "accepted"), "rejected": ("action-required", None)}.get(to_state)
+            step_outcome = {"approved": ("closed", "accepted"), "rejected": ("action-required", None)}.get(target)
+            if label == "request-changes":
+                step_outcome = ("action-required", None)
+            if target == "submitted" and steps.get("review", {}).get("status") != "open":
+                step_outcome = ("open", None)  # resubmitted: the review waits again
             if step_outcome:
                 old = steps["review"]["status"]
                 steps["review"] = {"status": step_outcome[0], **({"outcome": step_outcome[1]} if step_outcome[1] else {})}
@@ -493,8 +643,13 @@ class Docket:
                     steps["review"]["comment"] = comment
                 self._history(conn, request_id, row.revision, "step", "review", old, step_outcome[0],
                               step_outcome[1], actor, at, comment)
-            self._update_request(conn, row, review_state=to_state, steps=steps, at=at)
-            self._audit(conn, actor, "review", request_id, {"from": row.review_state, "to": to_state}, origin, at)
+            self._update_request(conn, row, review_state=target, steps=steps, at=at)
+            self._audit(conn, actor, "review", request_id, {"from": row.review_state, "to": target,
+                                                           **({"action": label} if label != target else {})},
+                        origin, at)
+            if comment and deciding:  # the reviewer's words start (or join) the conversation
+                for path in fields or [None]:
+                    self._add_comment(conn, request_id, row.revision, comment, path, None, actor, at)
             n = self._next_step_n(conn, request_id, "review")
             self._record_prov(conn, request_id, "review", "review", {
                 "activity": Id(ids.step_id(request_id, "review", n)),
@@ -502,14 +657,36 @@ class Docket:
                 "revision": row.revision,
                 "decision": Id(ids.step_node(request_id, "review", n, "decision")),
                 # the state is the decision's (a revision entity keeps its attributes for ever)
-                "fromState": row.review_state, "toState": to_state, "comment": comment,
+                "fromState": row.review_state, "toState": target, "comment": comment,
                 # the review step, when this decision moved it (approval closes it)
                 "stepStatus": step_outcome[0] if step_outcome else None,
                 "outcome": step_outcome[1] if step_outcome else None,
                 **self._agent_values("reviewer", actor), **self._software_values(),
                 "startTime": started, "usedTime": read, "endTime": now(),  # end: just before the commit
             }, n=n)
-        return {"id": request_id, "revision": row.revision, "review_state": to_state}
+            event = {"approved": "approved", "rejected": "rejected", "request-changes": "changes-requested",
+                     "submitted": "submitted"}.get(label)
+            if event:
+                self._notify(conn, event, request_id, row.revision, None, at, comment=comment, fields=fields)
+        return {"id": request_id, "revision": row.revision, "review_state": target,
+                **({"action": label} if label != target else {})}
+
+    def _check_undecided(self, conn: Connection, row: Any, expected_revision: int | None) -> None:
+        """decided-once: a decision on a revision someone already decided is a conflict naming them."""
+        if row.review_state not in ("approved", "rejected"):
+            return
+        h = tables.status_history
+        last = conn.execute(select(h.c.actor, h.c.at, h.c.to_state).where(
+            h.c.request_id == row.id, h.c.kind == "review").order_by(h.c.id.desc()).limit(1)).first()
+        who = f" by {last.actor} at {_iso(last.at)}" if last is not None else ""
+        raise Conflict(f"{row.id}.{row.revision} was already {row.review_state}{who}; "
+                       "nothing was changed (rule decided-once)")
+
+    def _last_writer(self, conn: Connection, row: Any) -> str | None:
+        """Who wrote the request's current revision, for a conflict message."""
+        v = tables.revisions
+        return conn.execute(select(v.c.created_by).where(v.c.request_id == row.id,
+                                                         v.c.revision == row.revision)).scalar()
 
     def set_step(
         self,
@@ -529,10 +706,15 @@ class Docket:
         ``prov_values`` binds the template's variables beyond those docket fills itself (or is a
         function of the step instance number ``n`` returning them, for ids that contain it);
         ``write(conn, request_row)`` lets a caller add its own rows (e.g. the resource registry)
-        to the same transaction. Returns the step instance id.
+        to the same transaction. Returns the step instance id. ``actor`` is for the steps
+        (:mod:`docket.steps`), which were authorised when they started and may run in a worker on
+        the signed-in person's behalf; without it the caller must be a data manager.
         """
         request_id, _ = parse_ref(request_id)
-        actor = actor or Actor("docket", "system")
+        if actor is None:  # a person changing a step by hand: a data manager, as signed in
+            with self._refusals_audited(f"step:{step}", request_id):
+                access.check_staff(self.caller, f"change the {step} step")
+            actor = self._actor(None)
         if comment is not None:
             check_text(comment, "the comment")
         change = StepChange(step, status, outcome)
@@ -563,18 +745,187 @@ class Docket:
         return {"id": request_id, "step": step, "n": n, "status": status, "outcome": outcome,
                 "activity": ids.step_id(request_id, step, n)}
 
-    def transfer(self, request_id: str, *, actor: Actor | None = None, progress: bool = False) -> dict[str, Any]:
-        """Fetch the request's files into the instance (see :mod:`docket.steps.transfer`)."""
+    def transfer(self, request_id: str, *, progress: bool = False) -> dict[str, Any]:
+        """Fetch the request's files into the instance (see :mod:`docket.steps.transfer`), as the
+        signed-in data manager."""
         from docket.steps.transfer import run_transfer
 
-        return run_transfer(self, request_id, actor=actor, progress=progress)
+        return run_transfer(StepContext(self, self.staff_actor("transfer", request_id)), request_id, progress=progress)
 
-    def qa(self, request_id: str, *, checks: list[str] | None = None, actor: Actor | None = None,
-           progress: bool = False) -> dict[str, Any]:
+    def qa(self, request_id: str, *, checks: list[str] | None = None, progress: bool = False) -> dict[str, Any]:
         """Run the QA notebook on the request's stored files and record it (see :mod:`docket.steps.qa`)."""
         from docket.steps.qa import run_qa
 
-        return run_qa(self, request_id, checks=checks, actor=actor, progress=progress)
+        # The notebook's kernel signs in as the person running QA, with the key they used.
+        key = self._credentials[0] if isinstance(self._credentials[0], str) else None
+        return run_qa(StepContext(self, self.staff_actor("qa", request_id), key), request_id, checks=checks,
+                      progress=progress)
+
+    def publish(self, ref: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Publish the request's current revision as its next version (see
+        :mod:`docket.steps.publication`): validated exports in ``published/<id>/<rev>/``, the
+        identifier (a DOI registered by a ``doi`` job, or the instance's own URL), the
+        publications row, history, PROV, the search index and the ``published`` mails. A data
+        manager's work; refused (exit 3, audited) unless approved with transfer and QA done.
+        ``dry_run`` checks and builds everything and says what would happen, changing nothing."""
+        from docket.steps.publication import run_publication
+
+        request_id, _ = parse_ref(ref)
+        actor = self.staff_actor("publication", request_id)
+        with self._refusals_audited("publish", request_id):
+            return run_publication(StepContext(self, actor), ref, dry_run=dry_run)
+
+    def publications(self, ref: str) -> list[dict[str, Any]]:
+        """Every published version of a request, oldest first: version, revision, identifier
+        (DOI or URL), status (``pending`` while a DOI waits for DataCite, ``findable``), exports."""
+        return [
+            {"id": r.request_id, "revision": r.revision, "version": r.version, "identifier": r.identifier,
+             "identifier_type": r.identifier_type, "status": r.status, "exports": r.exports,
+             "published_by": r.published_by, "published_date": _iso(r.published_date),
+             "updated_date": _iso(r.updated_date)}
+            for r in sorted(self._rows_of(tables.publications, ref), key=lambda r: r.version)
+        ]
+
+    def staff_actor(self, what: str, request_id: str | None = None) -> Actor:
+        """The signed-in data manager who starts a step (refused, and audited, for anyone else)."""
+        with self._refusals_audited(f"step:{what}", request_id and parse_ref(request_id)[0]):
+            access.check_staff(self.caller, f"run {what}")
+        return self._actor(None)
+
+    # -- conversation ------------------------------------------------------------------------
+
+    def comment(self, ref: str, text: str, *, field: str | None = None, reply_to: int | None = None,
+                origin: str | None = None) -> dict[str, Any]:
+        """A comment on a request (on revision N with ``ID.N``), about a ``field`` (JSON path) or a
+        reply to comment ``reply_to``: from staff or the request's provider. Part of its history."""
+        request_id, rev = parse_ref(ref)
+        check_text(text, "the comment")
+        if not text.strip():
+            raise BadInput("a comment needs some text")
+        if field is not None:
+            check_text(field, "--field")
+        at = now()
+        with self._refusals_audited("comment", request_id), self.store.transaction() as conn:
+            row = self._request_row(conn, request_id)
+            access.check_comment(self.caller, row)
+            if rev is not None and not 0 < rev <= row.revision:
+                raise NotFound(f"request {request_id} has no revision {rev}")
+            if reply_to is not None:
+                c = tables.comments
+                parent = conn.execute(select(c.c.request_id, c.c.field).where(c.c.id == reply_to)).first()
+                if parent is None or parent.request_id != request_id:
+                    raise NotFound(f"{request_id} has no comment {reply_to} (docket show {request_id} lists them)")
+                field = field or parent.field
+            actor = self._actor(None, row)
+            comment_id = self._add_comment(conn, request_id, rev or row.revision, text, field, reply_to, actor, at)
+            self._audit(conn, actor, "comment", request_id, {"comment": comment_id, "reply_to": reply_to}, origin, at)
+            if reply_to is None and self.caller.is_staff:
+                self._notify(conn, "commented", request_id, row.revision, None, at, comment=text,
+                             fields=[field] if field else None)
+        return {"id": request_id, "comment": comment_id, "revision": rev or row.revision}
+
+    def comments(self, ref: str) -> list[dict[str, Any]]:
+        """A request's comments, oldest first, each with its replies' ids (``parent`` for a reply)."""
+        rows = self._rows_of(tables.comments, ref)
+        return [{"id": r.id, "revision": r.revision, "parent": r.parent_id, "field": r.field, "text": r.text,
+                 "author": r.author, "role": r.role, "at": _iso(r.created_date)} for r in rows]
+
+    def _add_comment(self, conn: Connection, request_id: str, revision: int, text: str, field: str | None,
+                     parent: int | None, actor: Actor, at: datetime) -> int:
+        c = tables.comments
+        return int(conn.execute(c.insert().returning(c.c.id), {
+            "request_id": request_id, "revision": revision, "parent_id": parent, "field": field, "text": text,
+            "author": actor.label, "role": actor.role, "person_id": str(actor.prov_id), "created_date": at,
+        }).scalar_one())
+
+    # -- people ------------------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, *, email: str | None = None, orcid: str | None = None,
+                 expires: str | datetime | None = None) -> dict[str, Any]:
+        """A new account (admin only); the result holds its API key, shown this once."""
+        at = now()
+        with self._refusals_audited("user:add", None):
+            access.check_admin(self.caller, "add accounts")
+        when = accounts.parse_expiry(expires, at)
+        with self.store.transaction() as conn:
+            account, key = accounts.add(conn, name, role, email=email, orcid=orcid, expires=when,
+                                        created_by=self.caller.who, at=at)
+            self._audit(conn, self._actor(None), "user:add", None, {"account": name, "role": role}, None, at)
+        return {**account.as_dict(), "key": key}
+
+    def users(self) -> list[dict[str, Any]]:
+        with self._refusals_audited("user:list", None):
+            access.check_admin(self.caller, "list accounts")
+        with self.store.connect() as conn:
+            return accounts.listing(conn)
+
+    def set_user_status(self, name: str, enabled: bool) -> dict[str, Any]:
+        """Disable (every key stops working at once) or enable an account; admin only."""
+        at = now()
+        with self._refusals_audited("user:status", None):
+            access.check_admin(self.caller, "disable or enable accounts")
+            if not enabled and self.caller.account is not None and self.caller.account.name == name:
+                raise access.refuse("admin-only", "an admin may not disable their own account")
+        with self.store.transaction() as conn:
+            account = accounts.set_status(conn, name, "active" if enabled else "disabled")
+            self._audit(conn, self._actor(None), "user:enable" if enabled else "user:disable", None,
+                        {"account": name}, None, at)
+        return account.as_dict()
+
+    def new_key(self, name: str | None = None, *, expires: str | datetime | None = None) -> dict[str, Any]:
+        """A new key for the caller's own account (or, for an admin, anyone's); shown this once."""
+        at = now()
+        caller = self.caller
+        with self._refusals_audited("key:new", None):
+            access.check_signed_in(caller, "making a key")
+            if caller.account is None:
+                raise access.refuse("signed-in", "a provider's link cannot make keys")
+            if name is not None and name != caller.account.name:
+                access.check_admin(caller, "make keys for other accounts")
+        when = accounts.parse_expiry(expires, at)
+        with self.store.transaction() as conn:
+            account = accounts.by_name(conn, name or caller.account.name)
+            key = accounts.new_key(conn, account, expires=when, at=at)
+            self._audit(conn, self._actor(None), "key:new", None, {"account": account.name,
+                                                                    "key": key.rsplit("_", 1)[0] + "_…"}, None, at)
+        return {"account": account.name, "key": key, "expires": when.isoformat() if when else None}
+
+    def revoke_key(self, prefix: str) -> dict[str, Any]:
+        """Revoke a key by its prefix: the caller's own, or (admin) anyone's; at once."""
+        at = now()
+        caller = self.caller
+        with self._refusals_audited("key:revoke", None):
+            access.check_signed_in(caller, "revoking a key")
+        with self._refusals_audited("key:revoke", None), self.store.transaction() as conn:
+            k = tables.api_keys
+            owner = conn.execute(select(k.c.account_id).where(
+                k.c.prefix == prefix.removeprefix("dk_").split("_", 1)[0].rstrip("…"))).scalar()
+            if caller.account is None or owner != caller.account.id:
+                access.check_admin(caller, "revoke other people's keys")
+            result = accounts.revoke_key(conn, prefix, at)
+            self._audit(conn, self._actor(None), "key:revoke", None, result, None, at)
+        return result
+
+    def new_link(self, ref: str) -> dict[str, Any]:
+        """A new secret link for a request's provider (data managers; e.g. a lost mail)."""
+        request_id, _ = parse_ref(ref)
+        at = now()
+        with self._refusals_audited("link:new", request_id), self.store.transaction() as conn:
+            self._request_row(conn, request_id)
+            access.check_staff(self.caller, "make links")
+            secret = links.mint(conn, request_id, at=at, days=links.link_days(self.config))
+            self._audit(conn, self._actor(None), "link:new", request_id, {}, None, at)
+        return {"id": request_id, "link": secret, "link_url": links.url(self.config, secret)}
+
+    def revoke_links(self, ref: str) -> dict[str, Any]:
+        request_id, _ = parse_ref(ref)
+        at = now()
+        with self._refusals_audited("link:revoke", request_id), self.store.transaction() as conn:
+            self._request_row(conn, request_id)
+            access.check_staff(self.caller, "revoke links")
+            count = links.revoke(conn, request_id, at=at)
+            self._audit(conn, self._actor(None), "link:revoke", request_id, {"revoked": count}, None, at)
+        return {"id": request_id, "revoked": count}
 
     def doctor(self, *, fix: bool = False, **options: Any) -> Any:
         """Check the instance and, with ``fix``, repair what is safe (see :mod:`docket.doctor`).
@@ -587,13 +938,37 @@ class Docket:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _acting(self, doc: dict[str, Any], actor: Actor | None) -> Actor:
-        """Who stores a request document: the caller's actor, else its provider."""
-        if actor is None:
-            provider = doc["provider"]
-            actor = Actor(provider["name"], "provider", provider.get("email"), provider.get("orcid"))
-        check_role(actor.role)
-        return actor
+    def _actor(self, doc: dict[str, Any] | None, row: Any = None) -> Actor:
+        """The caller as history and PROV name them: the account's person; for a provider's link
+        or an anonymous submission, the provider the request names."""
+        caller = self.caller
+        if caller.account is not None:
+            return Actor.of_account(caller.account)
+        if doc is None and row is not None:
+            doc = self._current_document(row)
+        if doc is None:
+            return Actor(caller.who, "provider")
+        return Actor.provider_of(doc)
+
+    def _current_document(self, row: Any) -> dict[str, Any] | None:
+        with self.store.connect() as conn:
+            return conn.execute(select(tables.revisions.c.document).where(
+                tables.revisions.c.request_id == row.id, tables.revisions.c.revision == row.revision)).scalar()
+
+    def _notify(self, conn: Connection, event: str, request_id: str, revision: int, record: dict | None,
+                at: datetime, *, comment: str | None = None, fields: list[str] | None = None,
+                attachments: list[str] | None = None) -> None:
+        """Queue the mails an event sends, in the event's own transaction (see :mod:`docket.notify`)."""
+        from docket.notify import queue_event
+
+        if record is None:
+            record = conn.execute(select(tables.revisions.c.document).where(
+                tables.revisions.c.request_id == request_id, tables.revisions.c.revision == revision)).scalar()
+        provider = record.get("provider", {}) if isinstance(record, dict) else {}
+        queue_event(conn, self.config, event, request_id=request_id, revision=revision,
+                    title=self._title(record), provider_email=provider.get("email"),
+                    provider_name=provider.get("name"), language=record.get("language") or self.config.languages[0],
+                    comment=comment, fields=fields, at=at, attachments=attachments)
 
     def _title(self, doc: dict[str, Any]) -> str:
         return pick(doc["metadata"]["project_descriptive"]["title"], self.config.languages)
@@ -700,7 +1075,9 @@ class Docket:
         an IRI ending in digits cannot be a PROV-XML identifier, so it is an attribute)."""
         orcid = ids.orcid_uri(actor.orcid)
         return {var: Id(actor.prov_id), f"{var}Name": actor.name, f"{var}Email": actor.email,
-                f"{var}Orcid": Uri(orcid) if orcid else None}
+                f"{var}Orcid": Uri(orcid) if orcid else None,
+                # prov:hadRole of the association: the workflow role the person acted in
+                f"{var}Role": Id(f"{ids.VOCAB_PREFIX}:{acts_as(actor.role)}")}
 
     def _software_values(self) -> dict[str, Any]:
         return {"software": Id(ids.software_id()), "softwareVersion": __version__}
@@ -749,14 +1126,30 @@ class Docket:
             raise Conflict(f"{request_id}: step {step} #{n} was recorded by someone else first; try again") from exc
 
 
+def _reopened(steps: dict[str, dict]) -> tuple[dict[str, dict], list[tuple[str, str]]]:
+    """The steps of a new revision in draft: review, transfer, QA, publication and archive open
+    again (its files and metadata may differ, so what was checked of the last one does not hold
+    for it; an earlier publication stays published), except a step running right now. Returns
+    the steps and the (step, old status) pairs that changed."""
+    out = copy.deepcopy(steps)
+    changed = []
+    for step, state in steps.items():
+        if step == "request" or state.get("status") in ("open", "in-progress"):
+            continue
+        out[step] = {"status": "open"}
+        changed.append((step, state.get("status", "open")))
+    return out, changed
+
+
 def _warned(warnings: list[dict[str, str]]) -> dict[str, Any]:
     """``{"warnings": [...]}`` when there are any, so a clean result keeps its old shape."""
     return {"warnings": warnings} if warnings else {}
 
 
-def _expect_revision(row: Any, expected: int | None) -> None:
+def _expect_revision(row: Any, expected: int | None, writer: str | None = None) -> None:
     if expected is not None and row.revision != expected:
-        raise Conflict(f"{row.id} is at revision {row.revision}, not {expected}: someone changed it first")
+        by = f" ({writer} wrote revision {row.revision})" if writer else ""
+        raise Conflict(f"{row.id} is at revision {row.revision}, not {expected}: someone changed it first{by}")
 
 
 def resolve_locations(doc: dict[str, Any], folder: Path) -> dict[str, Any]:

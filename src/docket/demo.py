@@ -1,8 +1,10 @@
 """``docket demo``: an end-to-end run on the shipped examples that a newcomer can read.
 
 Each stage prints the command a data manager would type for it, then what docket answered, so the
-output doubles as a tour of the workflow: init, submit, review (reject, revise, approve), transfer,
-the QA notebook, history and the request's provenance in every export format.
+output doubles as a tour of the workflow: init (which makes the admin account), a reviewer's
+account, submit (a provider on the public page gets a secret link), review (request changes on a
+field, the provider revises through their link, approve), transfer, the QA notebook, history and
+the request's provenance in every export format.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from docket.api import Actor, Docket
+from docket.api import Docket
 from docket.provenance.export import FORMATS
 from docket.resources import data_dir
 
@@ -33,34 +35,47 @@ def run_demo(folder: str | Path, say: Say = print) -> dict:
     say(f"   instance {docket.instance.root}, store {docket.store.dialect}")
     ids: dict[str, str] = {}
     try:
+        _stage(say, "The admin adds a reviewer; the key is shown once",
+               "docket user add 'Dr. Eva Novak' --email eva.novak@datacentre.example.org --role reviewer")
+        eva = docket.add_user("Dr. Eva Novak", "reviewer", email="eva.novak@datacentre.example.org")
+        reviewer = docket.as_key(eva["key"])
+        say(f"   key {eva['key'][:16]}... (docket user list shows only its prefix from now on)")
+        provider_links: dict[str, str] = {}
         for path in sorted((examples / "requests").glob("*.json")):
-            _stage(say, f"A provider submits {path.name}", f"docket submit {path.name}")
-            result = docket.submit(path)
+            _stage(say, f"A provider submits {path.name} on the public form", f"docket submit {path.name}")
+            result = docket.anonymously().submit(path)
             ids[path.stem] = result["id"]
-            say(f"   -> {result['id']} (revision 1, digest {result['digest'][:12]}...)")
+            provider_links[result["id"]] = result["link"]
+            say(f"   -> {result['id']} (revision 1, digest {result['digest'][:12]}...); "
+                f"the provider's link: {result['link_url'][:48]}...")
 
         _stage(say, "List what waits for review", "docket list --status submitted")
         for row in docket.list(status="submitted"):
             say(f"   {row['id']:<12} {row['title'][:70]}")
 
-        reviewer = Actor("Dr. Eva Novak", "reviewer", "eva.novak@datacentre.example.org")
         soil = ids.get("soil-several-files")
         if soil:
-            _stage(say, "The reviewer sends one back", f"docket review {soil} rejected -m '...' --role reviewer")
-            docket.review(soil, "rejected", actor=reviewer,
-                          comment="Please give the ORCID iD of the contact.")
-            say(f"   {soil}: rejected, back to the provider")
-            _stage(say, "The provider edits it: a new revision in draft", f"docket revise {soil} edited.json")
-            doc = docket.get(soil)
+            field = "$.metadata.dataset_administrative.contact.orcid"
+            _stage(say, "The reviewer asks for a change, on one field",
+                   f"docket --key-file eva.key review {soil} request-changes -m '...' --field '{field}'")
+            reviewer.review(soil, "request-changes", comment="Please give the ORCID iD of the contact.",
+                            fields=[field])
+            say(f"   {soil}: back in draft, the comment attached to {field}")
+            _stage(say, "The provider opens their link, edits and resubmits", "(the form page, ?link=...)")
+            provider = docket.as_link(provider_links[soil])
+            doc = provider.get(soil)
             edited = {k: doc[k] for k in ("project", "provider", "metadata", "files")}
             edited["metadata"]["dataset_administrative"]["contact"]["orcid"] = "0000-0002-9079-593X"
-            provider = Actor(doc["provider"]["name"], "provider", doc["provider"].get("email"))
-            revised = docket.revise(soil, edited, actor=provider)
+            revised = provider.revise(soil, edited)
+            provider.comment(soil, "Added the ORCID iD.", reply_to=provider.comments(soil)[0]["id"])
             say(f"   {soil}.{revised['revision']} stored; revision 1 is kept unchanged")
-            docket.review(soil, "submitted", actor=provider)
+            provider.review(soil, "submitted")
+            changed = ", ".join(c["path"] for c in reviewer.diff(soil)["changes"])
+            say(f"   the reviewer's diff of {soil}.1 -> {soil}.{revised['revision']}: {changed}")
         for request_id in ids.values():
-            _stage(say, f"The reviewer approves {request_id}", f"docket review {request_id} approved --role reviewer")
-            docket.review(request_id, "approved", actor=reviewer, comment="Complete and consistent.")
+            _stage(say, f"The reviewer approves {request_id}",
+                   f"docket --key-file eva.key review {request_id} approved")
+            reviewer.review(request_id, "approved", comment="Complete and consistent.")
             say(f"   {request_id}: approved")
 
         for request_id in ids.values():

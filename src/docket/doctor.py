@@ -217,6 +217,24 @@ class Context:
 # --------------------------------------------------------------------------------- running
 
 
+def _acting(docket: Docket, fix: bool) -> Actor:
+    """Who runs the doctor: the signed-in account; ``--fix`` needs a data manager. A store from
+    before accounts existed (migration 0004) has nobody to sign in as: there the OS user who can
+    open it acts, as a data manager, and the repair that migrates it brings the accounts."""
+    from docket.api import Actor, default_actor
+
+    try:
+        current = docket.store.current()
+    except (DocketError, SQLAlchemyError):
+        current = None
+    if current is None or current < "0004":
+        return Actor(default_actor(), "data-manager")
+    if fix:
+        return docket.staff_actor("doctor --fix")
+    caller = docket.caller
+    return Actor.of_account(caller.account) if caller.account is not None else Actor(caller.who, caller.role)
+
+
 def run(docket: Docket, *, fix: bool = False, quick: bool = False, force: bool = False,
         progress: bool = False, only: Iterable[str] | None = None, actor: Actor | None = None,
         grace: float = GRACE_SECONDS) -> Report:
@@ -226,13 +244,6 @@ def run(docket: Docket, *, fix: bool = False, quick: bool = False, force: bool =
     so with ``fix`` the later checks read a store that has every table. A check that cannot run
     (a store too damaged to answer) becomes an error finding rather than stopping the others.
     """
-    from docket.api import Actor, default_actor
-
-    actor = actor or Actor(default_actor(), "data-manager")
-    if fix and actor.role not in ("data-manager", "system"):
-        from docket.errors import Refused
-
-        raise Refused(f"role {actor.role} may not repair an instance; doctor --fix is for a data-manager")
     selected = all_checks()
     if only is not None:
         wanted = list(only)
@@ -240,11 +251,17 @@ def run(docket: Docket, *, fix: bool = False, quick: bool = False, force: bool =
         if unknown:
             raise BadInput(f"unknown doctor check {', '.join(unknown)} (known: {', '.join(_CHECKS)})")
         selected = [c for c in selected if c.id in wanted]
-    ctx = Context(docket, actor, quick=quick, force=force, progress=progress, grace=grace)
+    # Who acts is known only once the store is known to be there and readable: asking earlier
+    # would create a missing SQLite file, or fail on a damaged one before it is reported.
+    from docket.api import Actor
+
+    ctx = Context(docket, actor or Actor("docket doctor", "data-manager"), quick=quick, force=force,
+                  progress=progress, grace=grace)
     findings: list[Finding] = []
     reachable = _probe(ctx)
     if reachable is not None:
         return Report([reachable], fixed=fix)
+    ctx.actor = actor or _acting(docket, fix)
     for chk in selected:
         try:
             found = list(chk.run(ctx))
@@ -331,7 +348,7 @@ def check_migration(ctx: Context) -> Iterator[Finding]:
         return
 
     def repair(ctx: Context) -> dict[str, Any]:
-        store.upgrade()
+        ctx.docket.upgrade_store()  # with the admin account a store from before 0004 lacks
         ctx.audit("store.migration", None, {"from": current, "to": store.current()})
         return {"done": f"upgraded from {current or '(empty)'} to {store.current()}"}
 

@@ -22,12 +22,13 @@ STEPS: dict[str, str] = {
 STATUSES = ("open", "in-progress", "action-required", "paused", "closed")
 OUTCOMES = ("accepted", "rejected", "failed", "done")
 REVIEW_STATES = ("draft", "submitted", "approved", "rejected", "retired")
-ROLES = ("provider", "reviewer", "data-manager", "system")
+ROLES = ("provider", "reviewer", "data-manager", "admin", "system")
 
 # (from, to) -> roles allowed
 REVIEW_TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     ("draft", "submitted"): frozenset({"provider", "data-manager"}),
-    ("submitted", "draft"): frozenset({"provider", "data-manager"}),  # withdrawn to edit
+    # withdrawn by its provider to edit, or sent back by a reviewer asking for changes
+    ("submitted", "draft"): frozenset({"provider", "reviewer", "data-manager"}),
     ("submitted", "approved"): frozenset({"reviewer", "data-manager"}),
     ("submitted", "rejected"): frozenset({"reviewer", "data-manager"}),
     ("rejected", "draft"): frozenset({"provider", "data-manager"}),
@@ -57,18 +58,27 @@ def check_role(role: str) -> None:
         raise BadInput(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
 
 
+def acts_as(role: str) -> str:
+    """The workflow role an account's role plays: an admin is a data manager who also manages
+    accounts, so the tables here name only the four workflow roles."""
+    return "data-manager" if role == "admin" else role
+
+
 def check_review_transition(current: str, target: str, role: str) -> None:
     """Refuse (exit 3) a review transition the state machine or the role does not allow."""
     check_role(role)
     if target not in REVIEW_STATES:
         raise BadInput(f"unknown review state {target!r}; states are {', '.join(REVIEW_STATES)}")
+    role = acts_as(role)
     allowed = REVIEW_TRANSITIONS.get((current, target))
     if allowed is None:
         nexts = sorted(t for (f, t) in REVIEW_TRANSITIONS if f == current)
         hint = f"from {current} it can go to {', '.join(nexts)}" if nexts else f"{current} is final"
-        raise Refused(f"a request cannot go from {current} to {target}: {hint}")
+        raise Refused(f"a request cannot go from {current} to {target}: {hint} (rule review-states)",
+                      rule="review-states")
     if role not in allowed:
-        raise Refused(f"role {role} may not move a request from {current} to {target} (allowed: {', '.join(sorted(allowed))})")
+        raise Refused(f"role {role} may not move a request from {current} to {target} "
+                      f"(allowed: {', '.join(sorted(allowed))}; rule review-roles)", rule="review-roles")
 
 
 @dataclass(frozen=True)
@@ -100,16 +110,20 @@ def check_step_change(change: StepChange, role: str, review_state: str,
         raise BadInput(f"unknown outcome {change.outcome!r}; outcomes are {', '.join(OUTCOMES)}")
     if (change.status == "closed") != (change.outcome is not None):
         raise BadInput(f"step {change.step}: an outcome is given exactly when the status is closed")
+    role = acts_as(role)
     if role not in STEP_ROLES[change.step]:
-        raise Refused(f"role {role} may not change the {change.step} step (allowed: {', '.join(sorted(STEP_ROLES[change.step]))})")
+        raise Refused(f"role {role} may not change the {change.step} step "
+                      f"(allowed: {', '.join(sorted(STEP_ROLES[change.step]))}; rule step-roles)", rule="step-roles")
     if change.step in ("transfer", "qa", "publication", "archive") and review_state != "approved":
-        raise Refused(f"the {change.step} step needs an approved request; this one is {review_state}")
+        raise Refused(f"the {change.step} step needs an approved request; this one is {review_state} "
+                      "(rule step-needs-approval)", rule="step-needs-approval")
     if steps is not None and change.status in ("in-progress", "closed"):
         for before in PRECONDITIONS.get(change.step, ()):
             state = steps.get(before, {})
             if not (state.get("status") == "closed" and state.get("outcome") == "done"):
                 found = state.get("status", "open") + (f"/{state['outcome']}" if state.get("outcome") else "")
-                raise Refused(f"the {change.step} step needs {before} closed/done first; {before} is {found}")
+                raise Refused(f"the {change.step} step needs {before} closed/done first; {before} is {found} "
+                              "(rule step-order)", rule="step-order")
 
 
 def step_filter(step: str | None, status: str | None):

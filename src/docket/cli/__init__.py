@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from docket import __version__
 from docket.cli import commands
+from docket.cli.context import add_identity_flags
 from docket.errors import BadInput, DocketError
 
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="instance folder (default: $DOCKET_INSTANCE, else the current folder)",
     )
+    add_identity_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")

@@ -13,8 +13,15 @@ instance's ``ocean-0001`` instead.
 The page opens the instance's store as it is and never creates or migrates one: a SQLite file that
 does not exist, or a store not at the newest migration, is an error on the page (``docket serve``
 brings the store up to date when it starts). A submit stores the request through the core API
-with the provider as the acting agent (so PROV records them); with a request id, or after a first
+with the provider as the acting agent (so PROV records them); with a link, or after a first
 submit, the next submit is a new revision.
+
+Opened with a provider's link, the page is their desk for that one request (:mod:`docket.forms.status`
+draws it): its status and QA summary, the reviewer's comments as threads with a reply box each
+(and beside the fields they name), and a "Resubmit for review" button while it is a draft. A link
+that does not open (wrong, expired, revoked, or not even shaped like one) is the one message of
+:data:`docket.people.links.REFUSED_LINK`: nothing tells a guesser which of these it was, and the
+link itself is never written back into the page.
 """
 
 from __future__ import annotations
@@ -28,10 +35,13 @@ from urllib.parse import parse_qsl
 
 import ipywidgets as W
 
-from docket.errors import BadInput, DocketError, InstanceError, NotFound, Problem
-from docket.forms.definition import list_forms, load_form, localize
-from docket.forms.renderer import FormView
+from docket.canonical import digest
+from docket.errors import BadInput, DocketError, InstanceError, NotFound, Problem, Refused
+from docket.forms import status
+from docket.forms.definition import list_forms, load_form, localize, request_part
+from docket.forms.renderer import FormView, css_name
 from docket.text import pick
+from docket.validation import json_path
 
 DEFAULT_FORM = "ingest-request"
 INSTANCE_VARIABLE = "DOCKET_INSTANCE"
@@ -39,19 +49,22 @@ INSTANCE_VARIABLE = "DOCKET_INSTANCE"
 PARAMETERS: dict[str, re.Pattern[str]] = {
     "lang": re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?"),
     "form": re.compile(r"[a-z][a-z0-9-]{0,63}"),  # a form name: a slug, so never a path
-    "id": re.compile(r"[a-z][a-z0-9-]{1,31}-[0-9]{4,12}"),  # <project>-<number>, as Docket.submit makes them
+    # A provider's secret link (docket.people.secrets): the only way to open a stored request on
+    # the page. Request ids are sequential; without the link they open nothing.
+    "link": re.compile(r"dl_[0-9a-f]{12}_[A-Za-z0-9_-]{32}"),
 }
-_WHAT = {"lang": "language code (e.g. en, fr)", "form": "form name", "id": "request id (e.g. ocean-0007)"}
+_WHAT = {"lang": "language code (e.g. en, fr)", "form": "form name", "link": "link (ask the data centre for a new one)"}
 #: Longer query strings are refused unread: three short parameters never need more.
 MAX_QUERY = 512
 
 
 def query_parameters(query: str | None = None) -> dict[str, str]:
-    """The page URL's query parameters, checked: only ``lang``, ``form`` and ``id``, each once.
+    """The page URL's query parameters, checked: only ``lang``, ``form`` and ``link``, each once.
 
     ``query`` defaults to Voila's ``QUERY_STRING``. Raises :class:`BadInput` listing every
     problem (unknown, repeated, blank or malformed parameters) so the page can say what is wrong
-    without having opened anything.
+    without having opened anything; a malformed ``link`` is :func:`refused_link` instead, as a
+    wrong one is (its value is a secret, and its shape is no business of a guesser).
     """
     raw = os.environ.get("QUERY_STRING", "") if query is None else query
     raw = raw.removeprefix("?")
@@ -59,23 +72,37 @@ def query_parameters(query: str | None = None) -> dict[str, str]:
         raise BadInput(f"the page address is too long ({len(raw)} characters after '?'; at most {MAX_QUERY})")
     problems: list[Problem] = []
     found: dict[str, str] = {}
+    bad_link = False
     try:
         pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=len(PARAMETERS) * 2)
     except ValueError:
-        raise BadInput("the page address has too many parameters (only lang, form and id)") from None
+        raise BadInput("the page address has too many parameters (only lang, form and link)") from None
     for name, value in pairs:
         shown = name[:40]
         if name not in PARAMETERS:
-            problems.append(Problem(f"?{shown}", "is not a parameter of this page (only lang, form and id)"))
+            problems.append(Problem(f"?{shown}", "is not a parameter of this page (only lang, form and link)"))
         elif name in found:
             problems.append(Problem(f"?{name}", "is given more than once"))
         elif not PARAMETERS[name].fullmatch(value):
-            problems.append(Problem(f"?{name}", f"{value[:40]!r} is not a valid {_WHAT[name]}"))
+            if name == "link":
+                bad_link = True  # refused below with the one message, whatever else is wrong
+            else:
+                problems.append(Problem(f"?{name}", f"{value[:40]!r} is not a valid {_WHAT[name]}"))
         else:
             found[name] = value
+    if bad_link:
+        raise refused_link()
     if problems:
         raise BadInput("this page address cannot be opened", problems)
     return found
+
+
+def refused_link() -> Refused:
+    """The page's only answer to a link that does not open: the same words as a wrong, expired or
+    revoked one (:data:`~docket.people.links.REFUSED_LINK`), no id, no detail, never the link."""
+    from docket.people.links import REFUSED_LINK
+
+    return Refused(REFUSED_LINK, rule="valid-link")
 
 
 def served_docket() -> Any:
@@ -105,7 +132,8 @@ def served_docket() -> Any:
     if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).is_file():
         raise InstanceError(f"the store of {instance.root} does not exist; the page never creates one "
                             "(start it with `docket serve`, which prepares the store)")
-    docket = Docket(instance, migrate=False)
+    # The public page: nobody signs in; a provider's link opens their request (RequestPage).
+    docket = Docket(instance, migrate=False, anonymous=True, source="form page")
     try:
         if docket.store.current() != docket.store.head():
             raise InstanceError(f"the store of {instance.root} is not at the newest migration "
@@ -117,20 +145,37 @@ def served_docket() -> Any:
 
 
 class RequestPage:
-    """The form, a language selector, and what happens on submit."""
+    """The form, a language selector, and what happens on submit; with a link, the provider's desk.
 
-    def __init__(self, docket: Any, form_name: str, language: str | None, request_id: str | None) -> None:
+    Opened with a provider's secret link (``link``), the page edits that request only and shows,
+    above the form, its status panel and the reviewer's comments (each thread with a reply box, each
+    comment that names a field also beside that field), and below the form the actions the review
+    state allows (resubmit a draft). Every button does its work once: it is disabled while it works
+    and the kernel ignores a click that arrives after the work made it pointless.
+    """
+
+    def __init__(self, docket: Any, form_name: str, language: str | None, link: str | None) -> None:
+        request_id = None
+        if link:  # the provider's own request, and only it
+            docket = docket.as_link(link)
+            request_id = docket.caller.link_request
         self.docket = docket
+        self.linked = request_id is not None
         self.form = load_form(form_name, docket)
         languages = self.form.languages
         wanted = language or next((x for x in docket.config.languages if x in languages), languages[0])
         self.language = wanted if wanted in languages else languages[0]
         self.request_id: str | None = None
         self.revision: int | None = None
+        self.record: dict[str, Any] | None = None
+        self.comments: list[dict[str, Any]] = []
+        self.busy = False
+        self.qa: dict[str, Any] | None = None
+        self.saved: dict[str, Any] | None = None  # what the last save on this page stored
         existing = data = None
         if request_id:
             existing = docket.get(request_id)
-            self.request_id, self.revision = existing["id"], existing["revision"]
+            self.request_id, self.revision, self.record = existing["id"], existing["revision"], existing
             data = self.form.from_record(existing)
         self.view = FormView(
             self.form, language=self.language, content_languages=docket.config.languages, data=data,
@@ -140,18 +185,39 @@ class RequestPage:
         self.selector = W.Dropdown(options=[(names.get(x, x), x) for x in languages], value=self.language,
                                    layout=W.Layout(width="12em"))
         self.selector.add_class("docket-language")
-        self.selector.observe(lambda change: self.set_language(change["new"]), names="value")
         self.header = W.HTML()
         self.header.add_class("docket-header")
+        # The provider's desk: drawn by show_request() once there is a request to show.
+        self.panel = W.HTML()
+        self.panel.add_class("docket-panel")
+        self.thread_box = W.VBox()
+        self.thread_box.add_class("docket-threads")
+        # Each thread's reply box, kept across redraws (a language switch keeps what was typed).
+        self.replies: dict[int, tuple[W.Textarea, W.Button, W.HTML]] = {}
+        self.answered: set[int] = set()  # threads whose box was just sent (and emptied)
+        self.field_notes: list[tuple[W.Box, W.HTML]] = []
+        self.notice = W.HTML()
+        self.notice.add_class("docket-action-note")
+        self.resubmit_button = W.Button(button_style="success", icon="check",
+                                        layout=W.Layout(width="auto", align_self="flex-start", display="none"))
+        self.resubmit_button.add_class("docket-resubmit")
+        self.resubmit_button.on_click(lambda _b: self.resubmit())
+        self.actions = W.VBox([self.notice, self.resubmit_button])
+        self.actions.add_class("docket-actions")
+        if self.request_id:
+            self.load_conversation()
         self.set_language(self.language)
-        children: list[W.Widget] = [W.HBox([self.selector]), self.header]
+        self.selector.observe(lambda change: self.set_language(change["new"]), names="value")
+        children: list[W.Widget] = [W.HBox([self.selector]), self.header, self.panel, self.thread_box]
         if self.form.mode == "merge" and existing is None:
             # A merge form needs a request to merge into; show why rather than a dead form.
             notice = W.HTML(f"<p class='docket-status-bad'>{html.escape(self.view.text('needs_request'))}</p>")
             notice.add_class("docket-needs-request")
             self.view.submit_button.disabled = True
             children.append(notice)
-        children.append(self.view.widget)
+        if self.record is not None and self.record["review_state"] == "retired":
+            self.view.submit_button.disabled = True  # the core refuses it too (rule retired-final)
+        children += [self.view.widget, self.actions]
         self.widget = W.VBox(children)
         self.widget.add_class("docket-page")
 
@@ -168,38 +234,194 @@ class RequestPage:
                        f"<b>{html.escape(self.request_id)}</b> ({html.escape(self.view.text('summary_revision'))}"
                        f" {self.revision})</p>")
         self.header.value = f"<h2 class='docket-title'>{title}</h2><p class='docket-help'>{text}</p>{editing}"
+        self.show_request()
+
+    # -- the provider's desk ------------------------------------------------------------------
+
+    def load_conversation(self) -> None:
+        """Read the request, its comments and QA summary again (after any change)."""
+        assert self.request_id is not None
+        self.record = self.docket.get(self.request_id)
+        self.revision = self.record["revision"]
+        self.comments = self.docket.comments(self.request_id)
+        self.qa = status.qa_summary(self.docket, self.record)
+
+    def show_request(self) -> None:
+        """Draw the panel, the threads, the notes beside the fields and the actions, in the page
+        language, from what :meth:`load_conversation` read."""
+        if self.record is None:
+            return
+        t = self.view.text
+        self.panel.value = status.PANEL_STYLE + status.status_html(self.record, self.qa, t)
+        self.show_threads()
+        self.show_field_notes()
+        self.show_actions()
+
+    def show_threads(self) -> None:
+        t = self.view.text
+        heading = W.HTML(f"<h3>{html.escape(t('comments', 'Comments'))}</h3>")
+        boxes: list[W.Widget] = [heading]
+        groups = status.threads(self.comments)
+        if not groups:
+            empty = W.HTML(f"<p class='docket-help docket-no-comments'>{html.escape(t('no_comments', 'No comments yet.'))}</p>")
+            boxes.append(empty)
+        for root, replies in groups:
+            label = self.view.label_of(root["field"]) if root.get("field") else None
+            body = W.HTML(status.thread_html(root, replies, t, field_label=label))
+            text, button, said = self.reply_box(root["id"])
+            text.placeholder = t("reply_placeholder", "Your answer")
+            button.description = t("reply", "Reply")
+            box = W.VBox([body, text, W.HBox([button, said])])
+            box.add_class("docket-thread")
+            box.add_class(f"docket-thread-{root['id']}")
+            boxes.append(box)
+        self.thread_box.children = tuple(boxes)
+
+    def reply_box(self, root_id: int) -> tuple[W.Textarea, W.Button, W.HTML]:
+        """The answer box, button and message line of thread ``root_id`` (made on first use)."""
+        if root_id not in self.replies:
+            text = W.Textarea(rows=2, continuous_update=False, layout=W.Layout(width="90%"))
+            text.add_class("docket-reply-text")
+            button = W.Button(icon="reply", layout=W.Layout(width="auto"))
+            button.add_class("docket-reply")
+            said = W.HTML()
+            said.add_class("docket-reply-status")
+            button.on_click(lambda _b: self.reply(root_id, text, button, said))
+            text.observe(lambda change: change["new"] and self.answered.discard(root_id), names="value")
+            self.replies[root_id] = (text, button, said)
+        return self.replies[root_id]
+
+    def show_field_notes(self) -> None:
+        """Each comment that names a field, shown under that field (or the nearest enclosing one
+        the form shows); the field is outlined so a provider scrolling the form sees it."""
+        for box, note in self.field_notes:
+            box.children = tuple(c for c in box.children if c is not note)
+            box.remove_class("docket-commented")
+        self.field_notes = []
+        fields = {json_path(f.path): f for f in self.view.walk()}
+        for where, items in status.by_field(self.comments).items():
+            field = _nearest_field(fields, where)
+            if field is None:
+                continue  # a path this form does not show: the thread above still has it
+            note = W.HTML(status.field_note_html(items, self.view.text))
+            note.add_class("docket-reviewer-note")
+            note.add_class(f"docket-comment-for-{css_name(field.path)}")
+            field.box.children = (*field.box.children, note)
+            field.box.add_class("docket-commented")
+            self.field_notes.append((field.box, note))
+
+    def show_actions(self, message: str = "") -> None:
+        """What the review state lets the provider do next: resubmit a draft; a notice that saving
+        a submitted (or approved, or rejected) request sends it back to draft."""
+        t = self.view.text
+        state = self.record["review_state"] if self.record else None
+        notes = []
+        if state in ("submitted", "approved", "rejected"):
+            notes.append(f"<p class='docket-notice docket-edit-to-draft'>{html.escape(t('edit_to_draft', 'Saving changes sends this request back to draft: you then resubmit it for review.'))}</p>")
+        elif state == "draft":
+            notes.append(f"<p class='docket-notice docket-draft-note'>{html.escape(t('draft_resubmit', 'This request is a draft: the data centre reviews it only after you resubmit it.'))}</p>")
+        elif state == "retired":
+            notes.append(f"<p class='docket-notice'>{html.escape(t('state_note_retired', status.STATE_NOTES['retired']))}</p>")
+        self.notice.value = message + "".join(notes)
+        self.resubmit_button.description = t("resubmit_button", "Resubmit for review")
+        drafted = state == "draft" and self.linked_or_owned()
+        self.resubmit_button.layout.display = None if drafted else "none"
+        self.resubmit_button.disabled = not drafted or self.busy
+
+    def linked_or_owned(self) -> bool:
+        """Whether the caller may move this request (its provider, by link or after submitting)."""
+        return self.request_id is not None and self.docket.caller.link_request == self.request_id
+
+    def resubmit(self) -> None:
+        """Send the draft back to the reviewers (``review(id, "submitted")``), once."""
+        if self.busy or self.resubmit_button.disabled or not self.record or self.record["review_state"] != "draft":
+            return  # a second click queued behind the first: the first did it
+        self.busy = True
+        self.resubmit_button.disabled = True
+        message = ""
+        try:
+            self.docket.review(self.request_id, "submitted", expected_revision=self.revision,
+                               origin=f"voila form {self.form.name}")
+            message = (f"<p class='docket-status-ok docket-resubmitted'>"
+                       f"{html.escape(self.view.text('resubmitted', 'Resubmitted for review.'))} "
+                       f"({html.escape(self.request_id or '')}.{self.revision})</p>")
+        except DocketError as exc:
+            message = f"<p class='docket-status-bad docket-action-error'>{html.escape(exc.message)}</p>"
+        finally:
+            self.busy = False
+        self.load_conversation()
+        self.set_language(self.language)
+        self.show_actions(message)
+
+    def reply(self, root_id: int, text: W.Textarea, button: W.Button, said: W.HTML) -> None:
+        """Answer a thread (``comment(id, text, reply_to=root)``), once per click of a filled box."""
+        words = (text.value or "").strip()
+        if self.busy or button.disabled or not words:
+            if not words and not self.busy and root_id not in self.answered:
+                said.value = f"<span class='docket-status-bad'>{html.escape(self.view.text('reply_empty', 'Write your answer first.'))}</span>"
+            return  # (a click queued behind a sent answer finds the box emptied: nothing to say)
+        self.busy = True
+        button.disabled = True
+        try:
+            self.docket.comment(self.request_id, words, reply_to=root_id, origin=f"voila form {self.form.name}")
+        except DocketError as exc:
+            said.value = f"<span class='docket-status-bad'>{html.escape(exc.message)}</span>"
+            button.disabled = False
+            return
+        finally:
+            self.busy = False
+        text.value = ""
+        said.value = ""
+        self.answered.add(root_id)  # until the provider types again
+        button.disabled = False  # the box stays for the next answer; a queued click finds it empty
+        self.load_conversation()
+        self.show_request()  # a new thread box: the answer appears in it
+
+    # -- submit ------------------------------------------------------------------------------
 
     def store(self, document: dict[str, Any]) -> dict[str, Any]:
-        """Submit (first time) or revise (an opened or just-submitted request) the document."""
-        from docket.api import Actor
+        """Submit (first time) or revise (an opened or just-submitted request) the document.
 
-        provider = document["provider"]
-        actor = Actor(provider["name"], "provider", provider.get("email"), provider.get("orcid"))
+        A submit whose content is the current revision's stores nothing (a second click on the
+        button, or saving an unchanged form): a revision is a change, and a double click must
+        not make a request twice.
+        """
         origin = f"voila form {self.form.name}"
+        existing = self.view.existing
+        if self.request_id is not None and existing is not None and digest(document) == digest(request_part(existing)):
+            if self.saved is not None and self.saved["revision"] == self.revision:
+                return self.saved  # the click after a save: its summary stays as it was
+            return {"id": self.request_id, "revision": self.revision, "unchanged": True, "record": existing}
+        before = existing["review_state"] if existing else None
         if self.request_id is None:
-            result = self.docket.submit(document, actor=actor, origin=origin)
+            result = self.docket.submit(document, origin=origin)  # anonymous: with the provider's link
         else:
-            result = self.docket.revise(self.request_id, document, actor=actor,
+            result = self.docket.revise(self.request_id, document,
                                         expected_revision=self.revision, origin=origin)
         self.request_id, self.revision = result["id"], result["revision"]
-        record = self.docket.get(result["id"])
+        self.load_conversation()
+        record = self.record
         self.view.existing = record  # a further submit is a new revision of this request
         self.set_language(self.language)
-        return {**result, "record": record}
+        self.saved = {**result, "record": record, "before": before}
+        return self.saved
 
     def describe(self, result: dict[str, Any], language: str) -> str:
         """The summary shown after a submit: the new id, revision, state, title and files."""
         record = result["record"]
         t = self.view.text
         esc = html.escape
-        heading = t("revised") if result["revision"] > 1 else t("stored")
+        if result.get("unchanged"):
+            heading = t("unchanged", "Nothing changed: no new revision")
+        else:
+            heading = t("revised") if result["revision"] > 1 else t("stored")
         title = pick(record["metadata"]["project_descriptive"]["title"], [language, *self.docket.config.languages])
         files = "".join(f"<li>{esc(f['name'])}</li>" for f in record.get("files", []))
         ref = f"{record['id']}.{record['revision']}"
         rows = [
             (t("summary_id"), f"<b class='docket-request-id'>{esc(record['id'])}</b>"),
             (t("summary_revision"), f"<span class='docket-request-revision'>{record['revision']}</span>"),
-            (t("summary_state"), esc(record["review_state"])),
+            (t("summary_state"), esc(status.state_words(record["review_state"], t))),
             (t("summary_title"), esc(title)),
             (t("summary_files"), f"<ul>{files}</ul>"),
         ]
@@ -209,29 +431,62 @@ class RequestPage:
         # need the data centre's own credentials for that host.
         warnings = "".join(f"<li>{esc(w['message'])}</li>" for w in result.get("warnings", []))
         notes = f"<ul class='docket-warnings'>{warnings}</ul>" if warnings else ""
+        if record["review_state"] == "draft" and not result.get("unchanged"):
+            back = t("back_to_draft", "Your changes are saved; the request is now a draft. Resubmit it for review "
+                                      "when you are done (button at the bottom of the page).")
+            if result.get("before") == "draft":
+                back = t("saved_draft", "Your changes are saved in the draft. Resubmit it for review when you are "
+                                        "done (button at the bottom of the page).")
+            notes += f"<p class='docket-notice docket-back-to-draft'>{esc(back)}</p>"
         return (f"<div class='docket-summary' data-id='{esc(record['id'])}' data-ref='{esc(ref)}'>"
-                f"<h3>{esc(heading)}: {esc(ref)}</h3><table>{table}</table>{notes}"
-                f"<p class='docket-help'>{esc(t('summary_edit'))} <code>?id={esc(record['id'])}</code></p></div>")
+                f"<h3>{esc(heading)} ({esc(ref)})</h3><table>{table}</table>{notes}"
+                f"{self._link_note(result.get('link'))}</div>")
+
+    def _link_note(self, link: str | None) -> str:
+        """The provider's secret link, in the summary of the first submit only (the one result
+        that carries it; it is mailed to them too): later saves' summaries do not repeat it."""
+        if not link:
+            return ""
+        from docket.people.links import url
+
+        address = html.escape(url(self.docket.config, link))
+        return (f"<p class='docket-help docket-link'>{html.escape(self.view.text('summary_edit'))} "
+                f"<a href='{address}'><code>{address}</code></a></p>")
 
 
-def request_page(form: str | None = None, language: str | None = None, request_id: str | None = None,
+def _nearest_field(fields: dict[str, Any], where: str) -> Any:
+    """The field whose JSON path is ``where``, or the nearest enclosing one the form shows."""
+    path = where
+    while path and path != "$":
+        if path in fields:
+            return fields[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        if cut <= 0:
+            return None
+        path = path[:cut]
+    return None
+
+
+def request_page(form: str | None = None, language: str | None = None, link: str | None = None,
                  query: str | None = None) -> W.Widget:
     """The page's widget for the served instance; any docket error becomes a message on the page.
 
-    ``form``, ``language`` and ``request_id`` are the notebook's papermill parameters; those left
+    ``form``, ``language`` and ``link`` are the notebook's papermill parameters; those left
     as ``None`` come from the URL (``query``, default ``$QUERY_STRING``). There is deliberately no
     way to pass an instance: it is the server's (:func:`served_docket`). Every value is checked
     before use: the form must be one of this instance's forms, the language one of the form's,
-    the id a request id of the usual shape (and then one this instance holds).
+    the link one of this instance's live links (it opens its own request, nothing else).
     """
     docket = None
     try:
         params = query_parameters(query)
         form = form or params.get("form") or DEFAULT_FORM
         language = language or params.get("lang")
-        request_id = request_id or params.get("id")
-        for name, value in (("form", form), ("lang", language), ("id", request_id)):
+        link = link or params.get("link")
+        for name, value in (("form", form), ("lang", language), ("link", link)):
             if value is not None and not PARAMETERS[name].fullmatch(value):
+                if name == "link":
+                    raise refused_link()  # never echoed, even from a notebook parameter
                 raise BadInput(f"{value[:40]!r} is not a valid {_WHAT[name]}")
         docket = served_docket()
         forms = list_forms(docket)
@@ -240,7 +495,7 @@ def request_page(form: str | None = None, language: str | None = None, request_i
         languages = load_form(form, docket).languages
         if language is not None and language not in languages:
             raise NotFound(f"the form {form} is not written in {language!r} (languages: {', '.join(languages)})")
-        page = RequestPage(docket, form, language, request_id)
+        page = RequestPage(docket, form, language, link)
     except DocketError as exc:
         if docket is not None:
             docket.close()

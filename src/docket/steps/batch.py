@@ -26,19 +26,25 @@ from docket.errors import BadInput, DocketError
 
 def qa_task(instance_dir: str, request_id: str, checks: list[str] | None = None,
             actor: Any = None) -> dict[str, Any]:
-    """One QA run, as a worker executes it; returns the run's summary or why it did not run."""
-    from docket.api import Docket
+    """One QA run, as a worker executes it; returns the run's summary or why it did not run.
+
+    The worker opens the instance itself, through the package's entry point (:func:`docket.open`,
+    as any script would), and runs the step with a context of its own acting for ``actor`` (the
+    person the command line checked), or for docket itself when none is given.
+    """
+    import docket
+    from docket.steps.context import StepContext
     from docket.steps.qa import run_qa
 
     try:
-        with Docket.open(instance_dir) as docket:
-            result = run_qa(docket, request_id, checks=checks, actor=actor)
+        with docket.open(instance_dir) as host:
+            result = run_qa(StepContext.of(host, actor), request_id, checks=checks)
     except DocketError as exc:
         return failure(request_id, exc.message, exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - one run's crash must stay that run's
         return failure(request_id, f"{type(exc).__name__}: {exc}")
     keep = ("id", "revision", "n", "outcome", "activity", "valid", "errors", "warnings", "reason",
-            "comment", "executed", "report", "failing")
+            "comment", "executed", "report", "report_html", "failing")
     return {k: result[k] for k in keep}
 
 

@@ -3,10 +3,12 @@
 The notebook (``notebooks/qa.ipynb``, or the one an instance names in ``docket.toml`` under
 ``[qa] notebook``) runs the checks and writes the quality report; the executed notebook and the
 report are kept in ``runs/<id>/qa-<n>.ipynb`` and ``runs/<id>/qa-<n>.report.json``, ``n`` being
-the qa step instance. The run is then recorded in one transaction: the step's outcome, history,
-audit and the qa-run PROV bundle: the run, the notebook as its plan (with its digest), the
-parameters, the executed notebook and the report as generated entities, the report derived from
-the stored files of the latest transfer, and the report's summary counts.
+the qa step instance, and the report as a page for the provider (:mod:`docket.reports.html`, in
+the provider's language) in ``runs/<id>/qa-<n>.report.html``. The run is then recorded in one
+transaction: the step's outcome, history, audit and the qa-run PROV bundle: the run, the notebook
+as its plan (with its digest), the parameters, the executed notebook and the report as generated
+entities, the report derived from the stored files of the latest transfer, and the report's
+summary counts.
 
 The outcome says what happened (and what ``docket qa`` exits with):
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -35,17 +38,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
-from docket.api import Actor, now, parse_ref
 from docket.errors import BadInput, Conflict, DocketError, InstanceError
 from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id
 from docket.provenance.terms import checksum_hex, checksum_id, location_iri
 from docket.resources import data_dir
+from docket.steps.context import StepContext, StepHost, now, parse_ref
 from docket.steps.transfer import stored_file_id
 from docket.store import tables
 
 if TYPE_CHECKING:
-    from docket.api import Docket
     from docket.checks import Report
 
 NOTEBOOK_NAME = "qa.ipynb"
@@ -84,7 +86,7 @@ def selected_severities(instance_severities: dict[str, str] | None,
     return severities
 
 
-def qa_inputs(docket: Docket, request_id: str, revision: int | None = None
+def qa_inputs(docket: StepHost, request_id: str, revision: int | None = None
               ) -> tuple[dict[str, Any], dict[str, Path], dict[str, dict[str, Any]]]:
     """What the checks need: the record, where each stored file is, and what transfer measured.
 
@@ -102,7 +104,7 @@ def qa_inputs(docket: Docket, request_id: str, revision: int | None = None
     return record, files, measured
 
 
-def run_checks(docket: Docket, request_id: str, revision: int | None = None,
+def run_checks(docket: StepHost, request_id: str, revision: int | None = None,
                checks: list[str] | None = None) -> Report:
     """Run the checks on a request as the QA notebook does (also usable without a kernel)."""
     from docket.checks import check_request
@@ -115,7 +117,7 @@ def run_checks(docket: Docket, request_id: str, revision: int | None = None,
 # --------------------------------------------------------------------------- the step
 
 
-def notebook_path(docket: Docket) -> Path:
+def notebook_path(docket: StepHost) -> Path:
     """The QA notebook: the instance's own (``[qa] notebook``, relative to the instance folder)
     or docket's."""
     configured = (docket.config.extra.get("qa") or {}).get("notebook")
@@ -128,7 +130,7 @@ def notebook_path(docket: Docket) -> Path:
     return data_dir("notebooks") / NOTEBOOK_NAME
 
 
-def pending(docket: Docket) -> list[str]:
+def pending(docket: StepHost) -> list[str]:
     """Requests waiting for QA: approved, transfer closed/done, qa still open (oldest first)."""
     out = []
     for row in docket.list(status="approved"):
@@ -140,12 +142,12 @@ def pending(docket: Docket) -> list[str]:
     return list(reversed(out))
 
 
-def latest_transfer_n(docket: Docket, request_id: str) -> int | None:
+def latest_transfer_n(docket: StepHost, request_id: str) -> int | None:
     ns = [b["n"] for b in docket.prov_bundles(request_id) if b["step"] == "transfer"]
     return max(ns) if ns else None
 
 
-def next_qa_n(docket: Docket, request_id: str) -> int:
+def next_qa_n(docket: StepHost, request_id: str) -> int:
     return max((b["n"] for b in docket.prov_bundles(request_id) if b["step"] == "qa"), default=0) + 1
 
 
@@ -157,9 +159,9 @@ def sha256_of(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: Actor | None = None,
+def run_qa(ctx: StepContext, ref: str, *, checks: list[str] | None = None,
            progress: bool = False) -> dict[str, Any]:
-    """Execute the QA notebook on request ``ref`` and record the run; returns a summary.
+    """Execute the QA notebook on request ``ref`` as ``ctx.actor`` and record the run; returns a summary.
 
     Refused (exit 3) unless the request is approved and its transfer closed/done; bad ``checks``
     are refused (exit 2) before a kernel starts. The step ends ``closed/done`` (no errors),
@@ -169,7 +171,7 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
     from docket.workflow import StepChange, check_step_change
 
     request_id, _ = parse_ref(ref)
-    actor = actor or Actor("docket", "system")
+    docket, actor = ctx.host, ctx.actor
     doc = docket.get(request_id)
     check_step_change(StepChange("qa", "in-progress"), actor.role, doc["review_state"], doc["steps"])
     selected_severities(docket.config.severities, checks)  # bad names fail here, not in the kernel
@@ -186,7 +188,8 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
     run_dir.mkdir(parents=True, exist_ok=True)
     executed = run_dir / f"qa-{n}.ipynb"
     report_path = run_dir / f"qa-{n}.report.json"
-    for stale in (executed, report_path):  # left by a run that crashed before it was recorded
+    report_html = run_dir / f"qa-{n}.report.html"  # the page for the provider, beside the JSON
+    for stale in (executed, report_path, report_html):  # left by a run that crashed before it was recorded
         stale.unlink(missing_ok=True)
     parameters = {
         "instance": str(docket.instance.root.resolve()),
@@ -199,11 +202,13 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
     started = now()  # papermill starts: the run's start, and when it used its inputs
     reason = missing_files(stored_rows)
     if reason is None:
-        reason = execute(notebook, executed, parameters, run_dir, docket, progress)
+        reason = execute(notebook, executed, parameters, run_dir, ctx, progress)
     finished = now()  # papermill is done: the executed notebook and the report are generated
     report = None
     if reason is None:
         report, reason = read_report(report_path)
+    if report is not None:
+        write_report_html(report_path, report_html, doc, docket.config.languages)
     summary = report.summary if report is not None else None
     outcome = "failed" if reason else "rejected" if summary["has_errors"] else "done"
     comment = reason or describe(summary)
@@ -246,7 +251,7 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
                           checksRun=summary["checks"] - summary["not-checked"],
                           verdict="valid" if report.valid else "invalid")
         if actor.role != "system":
-            values.update(docket._agent_values("operator", actor))
+            values.update(ctx.agent_values("operator"))
         if not checked:
             values.pop("checked")
             values.pop("checkedTime")
@@ -260,9 +265,12 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
             if values and entry.get("name"):
                 conn.execute(update(f).where(f.c.request_id == request_id, f.c.revision == revision,
                                              f.c.name == entry["name"]).values(**values))
+        if outcome == "rejected":  # the data have errors: the provider and data managers hear of it
+            page = [str(report_html.relative_to(docket.instance.root))] if report_html.is_file() else None
+            ctx.notify(conn, "qa-errors", request_id, revision, comment=comment, attachments=page)  # the provider's page of the report, in the mail
 
-    step = docket.set_step(request_id, "qa", "closed", outcome, actor=actor, comment=comment,
-                           prov_values=prov_values, write=record_measurements)
+    step = ctx.set_step(request_id, "qa", "closed", outcome, comment=comment,
+                        prov_values=prov_values, write=record_measurements)
     return {
         "id": request_id, "revision": revision, "n": n, "outcome": outcome, "activity": step["activity"],
         "valid": report.valid if report is not None else None,
@@ -271,6 +279,7 @@ def run_qa(docket: Docket, ref: str, *, checks: list[str] | None = None, actor: 
         "summary": summary, "reason": reason, "comment": comment,
         "notebook": str(notebook), "executed": str(executed) if executed.is_file() else None,
         "report": str(report_path) if report is not None else None,
+        "report_html": str(report_html) if report_html.is_file() else None,
         "failing": [
             {"id": c.id, "file": c.file, "status": c.status, "count": c.count, "found": c.found}
             for c in (report.checks if report is not None else []) if c.status in ("error", "warn")
@@ -289,7 +298,7 @@ def missing_files(stored: list[dict[str, Any]]) -> str | None:
     return f"stored file{'s' if len(gone) > 1 else ''} missing from files/: {shown} (transfer again)"
 
 
-def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Path, docket: Docket,
+def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Path, ctx: StepContext,
             progress: bool) -> str | None:
     """Run the notebook with papermill; returns why it failed, or None. Never raises for a
     failure inside the kernel: that is a result of the run, recorded like any other."""
@@ -298,7 +307,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
     from papermill.exceptions import PapermillException, PapermillExecutionError
     from traitlets.config import Config
 
-    settings = docket.config.extra.get("qa") or {}
+    settings = ctx.config.extra.get("qa") or {}
     try:
         papermill.execute_notebook(
             str(notebook), str(executed), parameters=parameters, cwd=str(cwd),
@@ -308,7 +317,7 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
             # Local sockets, not TCP ports: no port races when a batch starts kernels side by
             # side, and nothing listening on the network.
             config=Config({"KernelManager": {"transport": "ipc"}}),
-            kernel_manager_class=_quiet_kernel_manager(),
+            kernel_manager_class=_quiet_kernel_manager(ctx.key),
         )
     except PapermillExecutionError as exc:
         return f"the QA notebook failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}"
@@ -320,16 +329,19 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
 
 
 @cache
-def _quiet_kernel_manager() -> type:
+def _quiet_kernel_manager(key: str | None = None) -> type:
     """A kernel manager whose kernel process writes nowhere: ipykernel's own log lines (such as
     "KeyboardInterrupt caught in kernel" when it is interrupted on shutdown) would otherwise reach
-    the user's terminal. What the cells print goes to the executed notebook, as always."""
+    the user's terminal. What the cells print goes to the executed notebook, as always. With a
+    ``key``, the kernel gets it as ``$DOCKET_API_KEY``."""
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             kw.setdefault("stdout", subprocess.DEVNULL)
             kw.setdefault("stderr", subprocess.DEVNULL)
+            if key is not None:
+                kw["env"] = {**(kw.get("env") or os.environ), "DOCKET_API_KEY": key}
             await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return QuietKernelManager
@@ -346,6 +358,17 @@ def read_report(path: Path) -> tuple[Report | None, str | None]:
     except DocketError as exc:
         detail = "; ".join(str(p) for p in exc.problems[:3])
         return None, f"the QA notebook wrote an unusable report: {exc.message}{': ' + detail if detail else ''}"
+
+
+def write_report_html(report_path: Path, html_path: Path, request: dict[str, Any],
+                      languages: list[str]) -> None:
+    """The report as a page for the provider (``docket.reports.html``), in the provider's
+    language, from the JSON exactly as the notebook wrote it (not re-serialised, so the page shows
+    what the recorded report says)."""
+    from docket.reports.html import write_html
+
+    data = json.loads(report_path.read_text(encoding="utf-8"))
+    write_html(data, html_path, request=request, languages=languages)
 
 
 def describe(summary: dict[str, Any]) -> str:

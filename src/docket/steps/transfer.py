@@ -38,23 +38,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 from tqdm import tqdm
 
-from docket.api import Actor, now, parse_ref
 from docket.errors import Conflict, DocketError, InstanceError
 from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id
 from docket.provenance.terms import checksum_id, location_iri, media_type_iri, source_iri
+from docket.steps.context import StepContext, StepHost, now, parse_ref
 from docket.store import tables
 from docket.transfer import FetchedFile, SourceContext, TransferFailed, fetch
 from docket.transfer.fetch import LEFTOVER_PREFIX, PARTIAL_PREFIX, claim
 from docket.workflow import StepChange, check_step_change
-
-if TYPE_CHECKING:
-    from docket.api import Docket
 
 STAGING_PREFIX = LEFTOVER_PREFIX + "staging-"
 #: The audit action written in the transaction that closes an attempt, naming it: how a sweep
@@ -62,7 +59,7 @@ STAGING_PREFIX = LEFTOVER_PREFIX + "staging-"
 COMMIT_ACTION = "transfer:commit"
 
 
-def request_folder(docket: Docket, request_id: str, revision: int) -> Path:
+def request_folder(docket: StepHost, request_id: str, revision: int) -> Path:
     return docket.instance.files_dir / request_id / str(revision)
 
 
@@ -114,7 +111,7 @@ def find_leftovers(files_dir: Path) -> list[Path]:
     return found
 
 
-def _committed(docket: Docket, staging: Path) -> dict[str, Any] | None:
+def _committed(docket: StepHost, staging: Path) -> dict[str, Any] | None:
     """The commit audit row's detail of the attempt behind ``staging``, if it committed."""
     attempt = staging.name[len(STAGING_PREFIX):]
     request_id = staging.parent.parent.name
@@ -151,7 +148,7 @@ def _install(staging: Path, names: list[str]) -> None:
     _remove(staging)
 
 
-def sweep_leftovers(docket: Docket, *, dry_run: bool = False) -> list[Leftover]:
+def sweep_leftovers(docket: StepHost, *, dry_run: bool = False) -> list[Leftover]:
     """Repair or remove what dead transfers left under ``files/``; return what was found.
 
     A leftover a live transfer holds (its lock) is left alone. A staging folder whose attempt
@@ -195,7 +192,7 @@ def sweep_leftovers(docket: Docket, *, dry_run: bool = False) -> list[Leftover]:
     return out
 
 
-def _live_attempt(docket: Docket, request_id: str, own: Path) -> Path | None:
+def _live_attempt(docket: StepHost, request_id: str, own: Path) -> Path | None:
     """A staging folder of ``request_id`` (any revision) that a live transfer other than ours holds."""
     for path in sorted((docket.instance.files_dir / request_id).glob(f"*/{STAGING_PREFIX}*")):
         if path == own:
@@ -279,21 +276,21 @@ class Staging:
 # --------------------------------------------------------------------------- the step
 
 
-def _last_started(docket: Docket, request_id: str) -> datetime | None:
+def _last_started(docket: StepHost, request_id: str) -> datetime | None:
     """When the transfer step last went in-progress (the start of an interrupted attempt)."""
     started = [h["at"] for h in docket.history(request_id)
                if h["kind"] == "step" and h["step"] == "transfer" and h["to"] == "in-progress"]
     return datetime.fromisoformat(started[-1]) if started else None
 
 
-def _record_interrupted(docket: Docket, request_id: str, actor: Actor, reason: str,
-                        own: Path | None) -> None:
+def _record_interrupted(ctx: StepContext, request_id: str, reason: str, own: Path | None) -> None:
     """Close an in-progress transfer that no live process runs as ``failed``, in history and PROV.
 
     The check that nobody runs it is made inside the closing transaction, after the request's
     row was read: a live attempt locks its staging folder before it records ``in-progress``,
     so if the row says ``in-progress`` and no folder is locked, that attempt is dead.
     """
+    docket = ctx.host
     started = _last_started(docket, request_id)
 
     def still_dead(conn: Connection, row: Any) -> None:
@@ -307,22 +304,21 @@ def _record_interrupted(docket: Docket, request_id: str, actor: Actor, reason: s
     values: dict[str, Any] = {"reason": reason}
     if started is not None:
         values["startTime"] = started
-    docket.set_step(request_id, "transfer", "closed", "failed", actor=actor, comment=reason,
-                    prov_values=values, write=still_dead)
+    ctx.set_step(request_id, "transfer", "closed", "failed", comment=reason, prov_values=values, write=still_dead)
 
 
-def _begin(docket: Docket, request_id: str, revision: int, actor: Actor, staging: Staging) -> None:
+def _begin(ctx: StepContext, request_id: str, revision: int, staging: Staging) -> None:
     """Record the attempt as ``in-progress`` (history, audit) in a transaction of its own.
 
     No PROV bundle: the transfer activity is recorded once, when it ends, with its start time;
-    the in-progress row is what shows an attempt that never ended. The API's internals are used
-    because ``set_step`` always records a bundle.
+    the in-progress row is what shows an attempt that never ended. The context's row helpers are
+    used because ``set_step`` always records a bundle.
     """
     at = now()
     change = StepChange("transfer", "in-progress")
-    with docket.store.transaction() as conn:
-        row = docket._request_row(conn, request_id)
-        check_step_change(change, actor.role, row.review_state, row.steps)
+    with ctx.store.transaction() as conn:
+        row = ctx.request_row(conn, request_id)
+        check_step_change(change, ctx.actor.role, row.review_state, row.steps)
         if row.revision != revision:
             raise Conflict(f"{request_id} was revised (now revision {row.revision}) while its "
                            "transfer started; try again")
@@ -331,14 +327,12 @@ def _begin(docket: Docket, request_id: str, revision: int, actor: Actor, staging
         if old == "in-progress":
             raise Conflict(f"{request_id} is being transferred by another process; wait for it to finish")
         steps["transfer"] = {"status": "in-progress"}
-        docket._update_request(conn, row, steps=steps, at=at)
-        docket._history(conn, request_id, row.revision, "step", "transfer", old, "in-progress", None,
-                        actor, at, None)
-        docket._audit(conn, actor, "step:transfer", request_id,
-                      {"status": "in-progress", "attempt": staging.attempt}, None, at)
+        ctx.update_request(conn, row, steps=steps, at=at)
+        ctx.history(conn, request_id, row.revision, "transfer", old, "in-progress", None, at)
+        ctx.audit(conn, "step:transfer", request_id, {"status": "in-progress", "attempt": staging.attempt}, at)
 
 
-def source_context(docket: Docket) -> SourceContext:
+def source_context(docket: StepHost) -> SourceContext:
     """The settings of the instance's ``[transfer]`` table, as every source sees them."""
     config = docket.config
     return SourceContext(timeout=config.transfer_timeout, deadline=config.transfer_deadline,
@@ -347,8 +341,8 @@ def source_context(docket: Docket) -> SourceContext:
                          allow=list(config.transfer_allow), credentials=dict(config.transfer_credentials))
 
 
-def run_transfer(docket: Docket, ref: str, *, actor: Actor | None = None, progress: bool = False) -> dict[str, Any]:
-    """Transfer the files of request ``ref``; returns a summary with per-file results.
+def run_transfer(ctx: StepContext, ref: str, *, progress: bool = False) -> dict[str, Any]:
+    """Transfer the files of request ``ref`` as ``ctx.actor``; returns a summary with per-file results.
 
     The step ends ``closed/done`` when every file arrived, ``closed/failed`` (with the reasons)
     otherwise; both are recorded in history and PROV. An attempt that dies is recorded
@@ -356,22 +350,22 @@ def run_transfer(docket: Docket, ref: str, *, actor: Actor | None = None, progre
     else by the next transfer of the request. Conflict when another process is transferring it.
     """
     request_id, _ = parse_ref(ref)
-    actor = actor or Actor("docket", "system")
+    docket = ctx.host
     doc = docket.get(request_id)
     # Refuse early (role, approval) before any byte moves.
-    check_step_change(StepChange("transfer", "in-progress"), actor.role, doc["review_state"], doc["steps"])
+    check_step_change(StepChange("transfer", "in-progress"), ctx.actor.role, doc["review_state"], doc["steps"])
     revision = doc["revision"]
     folder = request_folder(docket, request_id, revision)
     with Staging(folder) as staging:
         sweep_leftovers(docket)  # ours is locked, so kept
         if doc["steps"].get("transfer", {}).get("status") == "in-progress":
             _record_interrupted(
-                docket, request_id, actor,
+                ctx, request_id,
                 "interrupted: the attempt that started then ended without recording an outcome "
                 "(its process was stopped); noticed when the transfer was run again", staging.path)
-        _begin(docket, request_id, revision, actor, staging)
+        _begin(ctx, request_id, revision, staging)
         try:
-            result = _attempt(docket, request_id, revision, actor, staging, progress)
+            result = _attempt(ctx, request_id, revision, staging, progress)
         except BaseException as exc:
             detail = None
             with contextlib.suppress(Exception):  # Ctrl-C may come just after the commit
@@ -383,7 +377,7 @@ def run_transfer(docket: Docket, ref: str, *, actor: Actor | None = None, progre
                     f"interrupted: {exc.message}" if isinstance(exc, DocketError)
                     else f"interrupted by an internal error ({type(exc).__name__})")
                 with contextlib.suppress(Exception):
-                    _record_interrupted(docket, request_id, actor, reason, staging.path)
+                    _record_interrupted(ctx, request_id, reason, staging.path)
             raise
         try:
             staging.install()
@@ -396,12 +390,13 @@ def run_transfer(docket: Docket, ref: str, *, actor: Actor | None = None, progre
     return result
 
 
-def _attempt(docket: Docket, request_id: str, revision: int, actor: Actor, staging: Staging,
+def _attempt(ctx: StepContext, request_id: str, revision: int, staging: Staging,
              progress: bool) -> dict[str, Any]:
     """Fetch into the staging folder and record the outcome; the caller renames into place."""
+    docket, actor = ctx.host, ctx.actor
     folder = staging.folder
     max_bytes = docket.config.limit("max_transfer_bytes")  # the default too, if docket.toml has none
-    ctx = source_context(docket)
+    sources = source_context(docket)
     started = now()
     fetched: list[FetchedFile] = []
     times: dict[str, tuple[datetime, datetime]] = {}  # name -> (read began, stored): PROV's times
@@ -416,7 +411,7 @@ def _attempt(docket: Docket, request_id: str, revision: int, actor: Actor, stagi
             began = now()
             item = fetch(entry["location"], staging.path, entry["name"],
                          max_bytes=max_bytes, declared_size=entry.get("size"),
-                         replace=True, context=ctx)
+                         replace=True, context=sources)
             fetched.append(dataclasses.replace(item, path=final))
             times[item.name] = (began, now())
         except DocketError as exc:
@@ -444,8 +439,7 @@ def _attempt(docket: Docket, request_id: str, revision: int, actor: Actor, stagi
                 update(f).where(f.c.request_id == request_id, f.c.revision == revision, f.c.name == fail["name"])
                 .values(status="failed", detail=fail["reason"], updated_date=now())
             )
-        docket._audit(conn, actor, COMMIT_ACTION, request_id,
-                      {"attempt": staging.attempt, "revision": revision, "files": names}, None, now())
+        ctx.audit(conn, COMMIT_ACTION, request_id, {"attempt": staging.attempt, "revision": revision, "files": names})
 
     def prov_values(n: int) -> dict[str, Any]:
         files = [stored_file_id(request_id, n, i.name) for i in fetched]
@@ -469,13 +463,13 @@ def _attempt(docket: Docket, request_id: str, revision: int, actor: Actor, stagi
             "startTime": started,
         }
         if actor.role != "system":
-            values.update(docket._agent_values("operator", actor))
+            values.update(ctx.agent_values("operator"))
         if not fetched:  # nothing arrived: no file statements to expand
             values = {k: v for k, v in values.items() if not isinstance(v, list)}
         return values
 
-    step = docket.set_step(request_id, "transfer", "closed", outcome, actor=actor, comment=reason,
-                           prov_values=prov_values, write=write_registry)
+    step = ctx.set_step(request_id, "transfer", "closed", outcome, comment=reason,
+                        prov_values=prov_values, write=write_registry)
     staging.committed(names)
     return {
         "id": request_id, "revision": revision, "outcome": outcome, "activity": step["activity"],

@@ -44,9 +44,7 @@ def current(args: argparse.Namespace) -> int:
 def upgrade(args: argparse.Namespace) -> int:
     d = _open(args)
     try:
-        before = d.store.current()
-        d.store.upgrade()
-        after = d.store.current()
+        before, after = d.upgrade_store()
     finally:
         d.close()
     emit(args, {"from": before, "to": after},

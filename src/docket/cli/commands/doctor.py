@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from docket.cli.context import actor_from, add_actor_flags
+from docket.cli.context import credentials
 from docket.cli.output import add_json_flag, emit
 from docket.errors import BadInput
 
@@ -42,7 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     only = p.add_argument("--check", dest="only", metavar="A,B", type=_ids, help="only these checks")
     # The check ids come from docket.doctor (SQLAlchemy, the store): listed when the help is shown.
     only.lazy_help = _check_help
-    add_actor_flags(p, "data-manager")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -74,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
             raise BadInput("--log lists earlier repairs; give it without --fix")
         return _log(args)
     progress = args.progress or (not args.json and sys.stderr.isatty())
-    with Docket.open(args.instance, migrate=False) as d:
+    with Docket.open(args.instance, migrate=False, **credentials(args)) as d:
         report = d.doctor(fix=args.fix, quick=args.quick, force=args.force, progress=progress,
-                          only=args.only, actor=actor_from(args))
+                          only=args.only)
     emit(args, report.as_list(), _text(report))
     return 0 if report.healthy else 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from docket.cli.context import open_docket
+from docket.cli.context import deliver, open_docket
 from docket.cli.output import add_json_flag, emit
 
 
@@ -34,5 +34,6 @@ def run(args: argparse.Namespace) -> int:
 
     with open_docket(args) as d:
         report = import_paths(d, args.paths, max_bytes=args.max_bytes)
+        deliver(d)
     emit(args, report.as_dict(), report.text())
     return report.exit_code

@@ -26,8 +26,13 @@ def run(args: argparse.Namespace) -> int:
         args.dir, project=args.project, base_uri=args.base_uri, languages=args.languages,
         store_url=args.store_url, store_schema=args.store_schema,
     )
+    from docket.people.keyfiles import admin_key_path
+
     root = docket.instance.root
     docket.close()
-    emit(args, {"instance": str(root), "project": docket.config.project},
-         f"created docket instance {root} (project {docket.config.project})")
+    key_file = admin_key_path(root)
+    emit(args, {"instance": str(root), "project": docket.config.project, "admin_key_file": str(key_file)},
+         f"created docket instance {root} (project {docket.config.project})\n"
+         f"admin key: {key_file} (only you can read it; docket uses it when you run it here; "
+         "add accounts with 'docket user add')")
     return 0

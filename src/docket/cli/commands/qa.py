@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import Any
 
-from docket.cli.context import actor_from, add_actor_flags, open_docket
+from docket.cli.context import deliver, open_docket
 from docket.cli.output import add_json_flag, emit
 from docket.errors import BadInput
 
@@ -43,7 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="worker processes of the local Dask cluster of a batch (default 2)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run a batch on this Dask scheduler (e.g. tcp://head:8786) instead")
-    add_actor_flags(p, "system")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -60,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("docket qa: give request ids or --pending, not both")
     if not args.pending and not args.ids:
         raise BadInput("docket qa: give one or more request ids, or --pending")
-    actor = actor_from(args)
     interactive = not args.json and sys.stderr.isatty()
     with open_docket(args) as d:
+        actor = d.staff_actor("qa")  # a batch's workers record this person, who was checked here
         if args.pending:
             from docket.steps.qa import pending
 
@@ -70,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             ids = list(args.ids)
         if len(ids) == 1 and not args.pending:
-            result = d.qa(ids[0], checks=args.checks, actor=actor, progress=interactive)
+            result = d.qa(ids[0], checks=args.checks, progress=interactive)
+            deliver(d)
             emit(args, {k: v for k, v in result.items() if k != "text"}, single_text(result))
             return OUTCOME_EXIT[result["outcome"]]
         root = d.instance.root
@@ -101,6 +101,8 @@ def single_text(result: dict[str, Any]) -> str:
         lines.append(f"executed notebook: {result['executed']}")
     if result["report"]:
         lines.append(f"report: {result['report']}")
+    if result.get("report_html"):
+        lines.append(f"report for the provider: {result['report_html']}")
     return "\n".join(lines)
 
 

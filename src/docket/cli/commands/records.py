@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from docket.cli.context import actor_from, add_actor_flags, open_docket
+from docket.cli.context import deliver, open_docket
 from docket.cli.output import add_json_flag, emit
 from docket.errors import BadInput
 from docket.workflow import REVIEW_STATES
@@ -21,17 +21,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("id")
     p.add_argument("file", help="the edited request as JSON")
     p.add_argument("--expect-revision", type=int, help="refuse (exit 4) unless the request is at this revision")
-    p.add_argument("--minor", action="store_true", help="a declared minor edit: an approved record stays approved")
-    add_actor_flags(p, "provider")
+    p.add_argument("--minor", action="store_true",
+                   help="a declared minor edit (data managers): an approved record stays approved")
     add_json_flag(p)
     p.set_defaults(func=revise)
 
-    p = sub.add_parser("review", help="move a request's review state (approve, reject, withdraw, retire)")
-    p.add_argument("id")
-    p.add_argument("state", choices=[s for s in REVIEW_STATES if s != "draft"] + ["draft"])
-    p.add_argument("--comment", "-m")
+    p = sub.add_parser("review", help="approve, reject or request changes; submit, withdraw or retire",
+                       description="Move a request's review state as your account's role allows. "
+                                   "ID.N decides on revision N only: if the provider has revised it "
+                                   "since, or someone decided first, nothing changes (exit 4).")
+    p.add_argument("id", help="ID, or ID.N to decide on revision N only")
+    p.add_argument("state", choices=[s for s in REVIEW_STATES if s != "draft"] + ["draft", "request-changes"])
+    p.add_argument("--comment", "-m", help="what the provider should change (needed to reject or request changes)")
+    p.add_argument("--field", action="append", metavar="JSONPATH",
+                   help="attach the comment to this field, e.g. $.metadata.project_descriptive.abstract (repeatable)")
     p.add_argument("--expect-revision", type=int)
-    add_actor_flags(p, "reviewer")
     add_json_flag(p)
     p.set_defaults(func=review)
 
@@ -63,15 +67,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def submit(args: argparse.Namespace) -> int:
     with open_docket(args) as d:
         result = d.submit(args.file)
-    emit(args, result, result["id"])
+        deliver(d)
+    text = result["id"]
+    if result.get("link_url"):  # submitted without an account: the provider's only way back in
+        text += f"\nyour link (keep it; it is shown only now): {result['link_url']}"
+    emit(args, result, text)
     _warn(args, result)
     return 0
 
 
 def revise(args: argparse.Namespace) -> int:
     with open_docket(args) as d:
-        result = d.revise(args.id, args.file, actor=actor_from(args) if args.actor else None,
-                          expected_revision=args.expect_revision, minor=args.minor)
+        result = d.revise(args.id, args.file, expected_revision=args.expect_revision, minor=args.minor)
+        deliver(d)
     emit(args, result, f"{result['id']}.{result['revision']}")
     _warn(args, result)
     return 0
@@ -86,8 +94,9 @@ def _warn(args: argparse.Namespace, result: dict) -> None:
 
 def review(args: argparse.Namespace) -> int:
     with open_docket(args) as d:
-        result = d.review(args.id, args.state, actor=actor_from(args), comment=args.comment,
+        result = d.review(args.id, args.state, comment=args.comment, fields=args.field,
                           expected_revision=args.expect_revision)
+        deliver(d)
     emit(args, result, f"{result['id']}: {result['review_state']}")
     return 0
 
@@ -128,6 +137,7 @@ def show(args: argparse.Namespace) -> int:
     with open_docket(args) as d:
         doc = d.get(args.id)
         langs = d.config.languages
+        comments = d.comments(args.id)
     md = doc["metadata"]
     lines = [
         f"{doc['id']}.{doc['revision']}  [{doc['review_state']}]",
@@ -142,8 +152,9 @@ def show(args: argparse.Namespace) -> int:
         f"schema:   {doc['schema']['id']} (version {doc['schema']['version']})",
         f"created:  {doc['created_date']} by {doc['created_by']}",
         f"modified: {doc['last_modified_date']} by {doc['last_modified_by']}",
+        *comment_lines(comments),
     ]
-    emit(args, doc, "\n".join(lines))
+    emit(args, {**doc, "comments": comments}, "\n".join(lines))
     return 0
 
 
@@ -174,3 +185,24 @@ def _file_line(declared: dict, measured: dict | None) -> str:
         else:
             line += f"\n      {measured['status']}: {measured.get('detail', '')}"
     return line
+
+
+def comment_lines(comments: list[dict]) -> list[str]:
+    """The conversation as a thread: each comment, its field, and its replies indented."""
+    if not comments:
+        return []
+    children: dict = {}
+    for c in comments:
+        children.setdefault(c["parent"], []).append(c)
+    lines = ["comments:"]
+
+    def walk(parent: int | None, depth: int) -> None:
+        for c in children.get(parent, []):
+            field = f" on {c['field']}" if c["field"] else ""
+            lines.append(f"{'  ' * (depth + 1)}#{c['id']} {c['author']} [{c['role']}] rev {c['revision']}{field}, "
+                         f"{c['at']}:")
+            lines.extend(f"{'  ' * (depth + 2)}{text}" for text in c["text"].splitlines() or [""])
+            walk(c["id"], depth + 1)
+
+    walk(None, 0)
+    return lines
