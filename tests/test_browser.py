@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -118,7 +119,7 @@ def test_fill_see_error_correct_submit_and_edit(page: object, served: tuple[str,
     type_in(page, field("files-0-location"), "https://data.example.org/ctd.csv")
     page.click(".docket-submit")
     page.locator(".docket-summary").wait_for(timeout=20_000)
-    request_id = page.locator(".docket-request-id").inner_text()
+    request_id = page.locator(".docket-summary .docket-request-id").inner_text()  # the panel shows it too
     shot(page, "form-stored", ".docket-summary")
 
     with docket.open(folder) as d:
@@ -133,13 +134,16 @@ def test_fill_see_error_correct_submit_and_edit(page: object, served: tuple[str,
         provn = d.prov(request_id).get_provn()
         assert '"https://orcid.org/0000-0002-1825-0097" %% xsd:anyURI' in provn and "Ana Lima" in provn
 
-    # Opened again by id, the request is edited and saved as a new revision.
-    open_form(page, base, f"?id={request_id}&lang=en")
+    # Opened again with the secret link the page showed once, the request is edited and saved
+    # as a new revision.
+    address = page.locator(".docket-link a").get_attribute("href")
+    (link,) = parse_qs(urlsplit(address).query)["link"]
+    open_form(page, base, f"?link={link}&lang=en")
     title = page.locator(field("metadata-project_descriptive-title-en"))
     assert title.input_value() == "CTD casts in the browser"
     type_in(page, field("metadata-project_descriptive-title-en"), "CTD casts, corrected")
     page.click(".docket-submit")
-    page.locator(".docket-request-revision").get_by_text("2").wait_for(timeout=20_000)
+    page.locator(".docket-summary .docket-request-revision").get_by_text("2").wait_for(timeout=20_000)
     shot(page, "form-revised", ".docket-summary")
     with docket.open(folder) as d:
         record = d.get(request_id)
@@ -172,6 +176,7 @@ def test_the_address_cannot_open_another_instance(page: object, served: tuple[st
     with docket.open(folder) as d:
         if not any(r["id"] == "ocean-0001" for r in d.list()):
             d.submit(EXAMPLES / "requests" / "ctd-multilingual.json")
+        link = d.new_link("ocean-0001")["link"]
     other = make_other_instance(tmp_path)
     crafted, target = make_crafted_folder(tmp_path)
     for query in (f"?instance={other}&id=ocean-0001", f"?instance={crafted}&id=ocean-0001"):
@@ -184,6 +189,6 @@ def test_the_address_cannot_open_another_instance(page: object, served: tuple[st
         assert OTHER_EMAIL not in seen and page.locator(".docket-submit").count() == 0
     shot(page, "form-other-instance-refused", ".docket-page-error")
     assert not target.exists() and sorted(p.name for p in crafted.iterdir()) == ["docket.toml"]
-    # The served instance's own request still opens, with its own provider.
-    open_form(page, base, "?id=ocean-0001&lang=en")
+    # The served instance's own request still opens (with its provider's link), with its own provider.
+    open_form(page, base, f"?link={link}&lang=en")
     assert page.locator(field("provider-email")).input_value() != OTHER_EMAIL

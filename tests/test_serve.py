@@ -142,6 +142,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     served = root / "served"
     with docket.init(served, project="ocean") as d:
         assert d.submit(CTD)["id"] == "ocean-0001"
+        link = d.new_link("ocean-0001")["link"]  # its provider's way in: ids open nothing
     other = make_other_instance(root)
     crafted, target = make_crafted_folder(root)
     # Voila reads voila.json from the folder it runs in: one where docket serve is started must
@@ -152,7 +153,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "file_allowlist": [".*"], "file_denylist": [], "allow_template_override": "YES"}}), encoding="utf-8")
     with serving(served, cwd=start) as (base, proc):
         yield {"base": base, "proc": proc, "served": served, "other": other, "crafted": crafted,
-               "target": target}
+               "target": target, "link": link}
 
 
 # Paths a visitor could try for anything but the request page: the notebook tree, the other
@@ -207,6 +208,8 @@ def test_the_address_cannot_choose_the_instance_or_make_a_store(world: dict) -> 
     assert not target.exists(), "a page address made a store file in a folder of the visitor's choosing"
     assert sorted(p.name for p in crafted.iterdir()) == before
     assert sorted(p.name for p in target.parent.iterdir()) == []
-    # The served instance's own request still opens.
-    status, body = fetch(f"{base}/?id=ocean-0001&lang=fr")
+    # The served instance's own request still opens, with its provider's link; by id it does not.
+    status, body = fetch(f"{base}/?link={world['link']}&lang=fr")
     assert status == 200 and is_form(body)
+    status, body = fetch(f"{base}/?id=ocean-0001&lang=fr")
+    assert status == 200 and not is_form(body) and "docket-page-error" in body  # ?id: not a parameter

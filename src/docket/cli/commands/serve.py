@@ -11,6 +11,23 @@ Voila runs as a child process bound to 127.0.0.1. What it serves is fixed when i
   and no file of docket's folders to ask for; ``/voila/files/`` allows nothing, and a URL cannot
   pick Voila's template or theme. Voila runs in that folder so that no ``voila.json`` lying where
   ``docket serve`` was started can loosen these settings.
+* no Jupyter REST API: Voila runs as :class:`docket.forms.server_guard.DocketVoila`, whose routes
+  are the page at ``/``, its static assets, and its own kernel's websocket and shutdown beacon (for
+  the browser that opened the page only); every other path, ``/api/...`` included, is a 404.
+* bounded kernels: a closed page's kernel is shut down (beacon, or ``cull_closed_seconds`` after
+  its last websocket closed), a page no browser connected to after ``cull_unconnected_seconds``,
+  an idle page's after ``cull_idle_seconds`` without activity (typing in the form is activity),
+  and at most ``max_pages`` kernels live at once (the page answers 503 beyond). All come from the
+  instance's ``[serve]`` table (see :func:`serve_settings`).
+
+``docket serve --desk`` serves the data manager's notebooks instead, on a server of their own
+(default port 8867): ``review.ipynb`` at ``/`` and ``dashboard.ipynb`` at ``/dashboard``, copied
+into a private folder as the form is, for signed-in staff only. Each person signs in with their
+own API key at ``/sign-in`` (a POST form); a session cookie then stands for them, and the kernel
+their page starts gets their key alone, so every decision is recorded as them. The server's own
+environment holds no key (``DOCKET_API_KEY`` of the caller's shell is removed), and without a
+session no page starts a kernel. See :mod:`docket.forms.desk_auth`. Sessions end after
+``desk_session_seconds`` (``[serve]``, default 1800) without a request.
 
 A data centre that wants the page on a network puts a reverse proxy with authentication in front:
 docket itself never listens beyond loopback.
@@ -32,25 +49,72 @@ if TYPE_CHECKING:  # pragma: no cover
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
+DESK_PORT = 8867
 PAGE = "request.ipynb"
+#: The desk's pages: the first is served at ``/``, the second at ``/dashboard``.
+DESK_PAGES = ("review.ipynb", "dashboard.ipynb")
 #: Written as ``voila.json`` into the private folder Voila runs in (the first place Voila reads
 #: its configuration from): ``/voila/files/`` serves nothing, allowing a pattern that matches no
 #: name and denying every name; the page needs no file of its folder.
 VOILA_CONFIG = {"VoilaConfiguration": {"file_allowlist": ["(?!)"], "file_denylist": [".*"]}}
 
 
+#: ``[serve]`` settings of ``docket.toml``: default, smallest and largest value.
+SERVE_SETTINGS: dict[str, tuple[int, int, int]] = {
+    "cull_idle_seconds": (600, 1, 7 * 24 * 3600),  # a page nobody touched for this long loses its kernel
+    "cull_closed_seconds": (60, 1, 3600),  # grace after a page's last websocket closed (reconnects)
+    "cull_unconnected_seconds": (60, 1, 3600),  # a page sent that no browser connected to (link previews)
+    "max_pages": (40, 1, 10_000),  # kernels at once: what bounds the server's memory
+    "desk_session_seconds": (1800, 60, 12 * 3600),  # a desk sign-in lasts this long without a request
+}
+
+
+def serve_settings(extra: dict, where: str = "docket.toml") -> dict[str, int]:
+    """The ``[serve]`` table of the instance's ``docket.toml``, checked, with defaults filled in.
+
+    Culling cannot be switched off: memory must stay bounded however many people open the form.
+    Raises :class:`BadInput` naming every bad or unknown key (a typo would silently keep a default).
+    """
+    table = extra.get("serve", {})
+    if not isinstance(table, dict):
+        raise BadInput(f"[serve] in {where} must be a table, not {type(table).__name__}")
+    problems = [f"[serve] {key}: not a setting (known: {', '.join([*SERVE_SETTINGS, 'public_url'])})"
+                for key in table if key not in SERVE_SETTINGS and key != "public_url"]
+    public = table.get("public_url")
+    # The address providers' links point at (docket.people.links.url): the page as the world
+    # reaches it, e.g. behind the data centre's proxy. Checked here, used by the mails and the page.
+    if public is not None and not (isinstance(public, str) and public.startswith(("https://", "http://"))
+                                   and len(public) < 300 and not any(c in public for c in " \r\n\"'<>")):
+        problems.append(f"[serve] public_url = {public!r}: must be an http(s) address, e.g. "
+                        "\"https://desk.example.org/form/\"")
+    values: dict[str, int] = {}
+    for key, (default, low, high) in SERVE_SETTINGS.items():
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            problems.append(f"[serve] {key} = {value!r}: must be a whole number from {low} to {high}")
+        else:
+            values[key] = value
+    if problems:
+        raise BadInput(f"{where}: " + "; ".join(problems))
+    return values
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the request form in a browser (Voila, localhost only)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})")
+    p.add_argument("--port", type=int, default=None,
+                   help=f"port on 127.0.0.1 (default {DEFAULT_PORT}, or {DESK_PORT} with --desk)")
+    p.add_argument("--desk", action="store_true",
+                   help="serve the review desk and dashboard to signed-in staff instead of the request form")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     p.add_argument("--notebook-dir", metavar="DIR",
-                   help=f"serve DIR/{PAGE} instead of docket's own (a customised copy); nothing else of DIR is served")
+                   help=f"serve DIR/{PAGE} (with --desk: DIR/{DESK_PAGES[0]} and DIR/{DESK_PAGES[1]}) instead of "
+                        "docket's own (customised copies); nothing else of DIR is served")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
-def page_source(given: str | None) -> Path:
-    """The request notebook to serve: ``DIR/request.ipynb`` of ``--notebook-dir``, or docket's own."""
+def page_source(given: str | None, name: str = PAGE) -> Path:
+    """The notebook ``name`` to serve: ``DIR/name`` of ``--notebook-dir``, or docket's own."""
     if given:
         folder = Path(given).resolve()
         if not folder.is_dir():
@@ -59,9 +123,9 @@ def page_source(given: str | None) -> Path:
         from docket.resources import data_dir
 
         folder = data_dir("notebooks")
-    page = folder / PAGE
+    page = folder / name
     if not page.is_file():
-        raise NotFound(f"{PAGE} is missing from {folder}")
+        raise NotFound(f"{name} is missing from {folder}")
     return page
 
 
@@ -78,21 +142,37 @@ def check_port(port: int) -> None:
             raise BadInput(f"port {port} on {HOST} is in use or not allowed ({exc.strerror}); choose another with --port") from exc
 
 
-def voila_command(page: Path, port: int, open_browser: bool) -> list[str]:
-    """Voila serving ``page`` alone (single-notebook mode, its folder as root), locked down.
+def voila_command(page: Path, port: int, open_browser: bool, settings: dict[str, int] | None = None,
+                  desk: bool = False) -> list[str]:
+    """Voila (docket's guarded subclass) serving ``page`` alone, locked down, kernels culled.
 
-    Command-line options win over any Voila configuration file, so these hold whatever the
-    operator's Jupyter config says. The file lists are in :data:`VOILA_CONFIG` instead (given on
-    the command line, traitlets warns on every start that the syntax is deprecated).
+    Command-line options win over any Voila or Jupyter configuration file, so these hold whatever
+    the operator's Jupyter config says. The file lists are in :data:`VOILA_CONFIG` instead (given
+    on the command line, traitlets warns on every start that the syntax is deprecated).
+    ``settings`` are :func:`serve_settings` (defaults when omitted). ``desk`` serves ``page`` (the
+    review notebook) and the dashboard beside it to signed-in staff (:mod:`docket.forms.desk_auth`).
     """
+    s = settings or serve_settings({})
+    idle = s["cull_idle_seconds"]
     cmd = [
-        sys.executable, "-m", "voila", str(page),
+        sys.executable, "-m", "docket.forms.server_guard", str(page),
         f"--port={port}", f"--Voila.ip={HOST}", "--Voila.port_retries=0",
         f"--Voila.root_dir={page.parent}",
         "--show_tracebacks=False", "--Voila.log_level=WARN",
         # ?template= and ?theme= would let a URL choose among every installed Voila template.
         "--VoilaConfiguration.allow_template_override=NO", "--VoilaConfiguration.allow_theme_override=NO",
+        # A preheated kernel runs the page before its query string (?lang=, ?link=) is known, and holds
+        # memory for nobody; progressive rendering needs a socket the guard does not serve.
+        "--VoilaConfiguration.preheat_kernel=False", "--VoilaConfiguration.progressive_rendering=False",
+        # Jupyter's idle culler; connected kernels too, or a page left open would live forever.
+        f"--MappingKernelManager.cull_idle_timeout={idle}",
+        f"--MappingKernelManager.cull_interval={max(1, min(60, idle // 2))}",
+        "--MappingKernelManager.cull_connected=True", "--MappingKernelManager.cull_busy=False",
+        f"--DocketVoila.closed_grace={s['cull_closed_seconds']}",
+        f"--DocketVoila.unconnected_grace={s['cull_unconnected_seconds']}", f"--DocketVoila.max_kernels={s['max_pages']}",
     ]
+    if desk:
+        cmd += ["--DocketVoila.desk=True", f"--DocketVoila.session_seconds={s['desk_session_seconds']}"]
     if not open_browser:
         cmd.append("--no-browser")
     return cmd
@@ -119,22 +199,38 @@ def run(args: argparse.Namespace) -> int:
     from docket.instance import Instance
 
     instance = Instance.find(args.instance)  # a clear error now, not a broken page later
-    source = page_source(args.notebook_dir)
-    check_port(args.port)
+    settings = serve_settings(instance.config.extra, str(instance.root / "docket.toml"))
+    names = DESK_PAGES if args.desk else (PAGE,)
+    sources = [page_source(args.notebook_dir, name) for name in names]
+    port = args.port if args.port is not None else DESK_PORT if args.desk else DEFAULT_PORT
+    check_port(port)
     prepare_store(instance)
-    url = f"http://{HOST}:{args.port}/"
+    url = f"http://{HOST}:{port}/"
     with tempfile.TemporaryDirectory(prefix="docket-serve-") as private:  # mode 0700: ours alone
-        page = Path(private) / PAGE
-        shutil.copyfile(source, page)
+        for source in sources:
+            shutil.copyfile(source, Path(private) / source.name)
+        page = Path(private) / names[0]
         (Path(private) / "voila.json").write_text(json.dumps(VOILA_CONFIG), encoding="utf-8")
-        emit(args, {"url": url, "instance": str(instance.root), "page": str(source)},
-             f"docket: serving {instance.root} at {url}\n"
-             f"        languages: {url}?lang=fr  -  edit a request: {url}?id=<request id>\n"
-             f"        (Ctrl-C to stop)")
+        if args.desk:
+            emit(args, {"url": url, "instance": str(instance.root), "pages": [str(s) for s in sources],
+                        "sign_in": url + "sign-in"},
+                 f"docket: serving the review desk of {instance.root} at {url} to signed-in staff\n"
+                 f"        sign in with your API key at {url}sign-in; dashboard at {url}dashboard\n"
+                 f"        (Ctrl-C to stop)")
+        else:
+            emit(args, {"url": url, "instance": str(instance.root), "page": str(sources[0])},
+                 f"docket: serving {instance.root} at {url}\n"
+                 f"        languages: {url}?lang=fr  -  a provider edits their request through their own link\n"
+                 f"        (Ctrl-C to stop)")
         sys.stdout.flush()
         # The instance comes from here alone; a DOCKET_INSTANCE of the caller's shell is replaced.
         env = {**os.environ, "DOCKET_INSTANCE": str(instance.root)}
-        child = subprocess.Popen(voila_command(page, args.port, not args.no_browser), env=env, cwd=private)
+        if args.desk:
+            # Each kernel gets the key of the person signed in to its page; the server holds none,
+            # so no kernel can inherit one shared key (the guard refuses to start with one).
+            env.pop("DOCKET_API_KEY", None)
+        command = voila_command(page, port, not args.no_browser, settings, desk=args.desk)
+        child = subprocess.Popen(command, env=env, cwd=private)
         return _wait(child)
 
 
