@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -32,6 +32,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/transfer_cli.py
 	$(BIN)/python benchmarks/input_memory.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/exports.py
+	$(BIN)/python benchmarks/search.py
 
 clean:
 	rm -rf $(VENV) demo-instance
