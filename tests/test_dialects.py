@@ -226,3 +226,56 @@ def test_request_file_dialect_used_and_a_bad_one_noted(tmp_path):
     rec["files"][0]["dialect"] = {"delimiter": "||"}
     report = check_request(rec, {"obs.csv": data}).to_dict()
     assert any("$.delimiter" in n for n in report["notes"])
+
+
+# --------------------------------------------------------------------------- lineTerminator
+# Table Dialect: "lineTerminator: Specifies the character sequence which should terminate rows"
+# (default "\r\n"). A declared one that the lines do not end with is a warning naming the first
+# line that differs and how many do; nothing declared is not held to the default.
+
+
+def test_declared_crlf_on_bare_lf_lines_is_a_warning_naming_the_first(tmp_path):
+    r = check(tmp_path, "id,name\r\n1,a\r\n2,b\n3,c\n", {"lineTerminator": "\r\n"}, schema=NUMBERS)
+    assert r.code == 0, r.out + r.err  # a warning: the rows are read all the same
+    rep = r.json()
+    lt = by_id(rep)["table.line-terminator"]
+    assert (lt["status"], lt["count"]) == ("warn", 2)
+    assert "2 line(s) do not end with the declared CRLF" in lt["found"]
+    assert lt["found"].endswith("the first is line 3")
+    assert [(loc["line"], loc["value"]) for loc in lt["locations"]] == [(3, "LF (\\n)")]
+    assert rep["files"][0]["rows"] == 3
+
+
+def test_declared_lf_on_crlf_lines_is_a_warning_too(tmp_path):
+    r = check(tmp_path, "id,name\n1,a\r\n2,b\r\n", {"lineTerminator": "\n"}, schema=NUMBERS)
+    lt = by_id(r.json())["table.line-terminator"]
+    assert (lt["status"], lt["count"]) == ("warn", 2)
+    assert lt["locations"][0]["line"] == 2 and "2 CRLF" in lt["found"]
+
+
+@pytest.mark.parametrize(("text", "dialect", "status"), [
+    ("id,name\r\n1,a\r\n", {"lineTerminator": "\r\n"}, "valid"),
+    ("id,name\n1,a\n", {"lineTerminator": "\n"}, "valid"),
+    ("id,name\r1,a\r", {"lineTerminator": "\r"}, "valid"),
+    ("id,name\n1,a\n", {"delimiter": ","}, "not-checked"),  # nothing declared: no default held to
+    ("id,name\n1,a\n", None, "not-checked"),
+])
+def test_line_terminator_as_declared_or_not_declared(tmp_path, text, dialect, status):
+    r = check(tmp_path, text, dialect, schema=NUMBERS)
+    assert r.code == 0, r.out + r.err
+    assert by_id(r.json())["table.line-terminator"]["status"] == status
+
+
+def test_line_terminator_first_difference_past_the_first_block(tmp_path):
+    # The prepass reads 1 MiB blocks; the one bare LF is in the second, and a CRLF is split
+    # between the two blocks (the counts and the line must not be thrown off by it).
+    header = "id,name\r\n"
+    long = "1," + "x" * ((1 << 20) - 3 - len(header)) + "\r\n"  # its \r is the block's last byte
+    lines = [header, long] + ["2,abcdefghijklmnopqrstuvwxyz\r\n"] * 2_000
+    lines[1_500] = "3,bare\n"  # line 1501 of the file
+    text = "".join(lines)
+    assert text.encode()[(1 << 20) - 1: (1 << 20) + 1] == b"\r\n"
+    r = check(tmp_path, text, {"lineTerminator": "\r\n"})
+    lt = by_id(r.json())["table.line-terminator"]
+    assert (lt["status"], lt["count"]) == ("warn", 1), lt["found"]
+    assert lt["locations"][0]["line"] == 1_501

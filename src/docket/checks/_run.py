@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +314,10 @@ def check_request(
     checks of a table against its declared Table Schema, ``text.encoding`` for other text, the
     ``netcdf.*`` and ``cf.*`` checks for NetCDF; other binary files get size and checksums only.
 
+    The request is read as a Data Package (:class:`RequestKeys`): a foreign key of one file to
+    another of its tables (by the resource name ``dataset_structural`` gives it, its file name or
+    that name without extension) is checked across the two files, as ``check_package`` does.
+
     ``files`` maps declared file names to where they are on disk; ``measured`` maps names to
     measured ``size``/``md5``/``sha256`` (and ``media_type``, from the transfer); missing facts are
     measured here.
@@ -327,61 +334,185 @@ def check_request(
         measured={k: dict(v) for k, v in (measured or {}).items()},
     )
     results: list[CheckResult] = []
+    after_tables: list[type[RecordCheck]] = []  # they compare with what the table scan counted
     for cls in registry.all_checks():
         if not issubclass(cls, RecordCheck):  # table and file checks run per file, below
             continue
         if sev.get(cls.id) == "off":
             results.append(cls(severity="off").not_checked("turned off by the severity settings"))
             continue
+        if getattr(cls, "after_tables", False):
+            after_tables.append(cls)
+            continue
         results.extend(cls(severity=sev.get(cls.id), sample_size=sample_size).run(context))
     infos: list[dict[str, Any]] = []
     notes = registry.load_errors()
+    # First every file is measured and its schema and dialect settled; then the tables are
+    # scanned with the whole request at hand, so a foreign key to another of its files is checked.
+    plans: list[tuple[dict[str, Any], Any]] = []
+    counted: dict[str, int] = {}  # data rows of each table the scan read, by declared name
     for f in declared_files(record):
         name = str(f.get("name", ""))
         path = context.files.get(name)
         if path is None or not path.is_file():
-            infos.append({"name": name, "size": f.get("size"), "checked": False, "reason": "not received"})
+            plans.append(({"name": name, "size": f.get("size"), "checked": False, "reason": "not received"}, None))
             continue
         declared = f.get("media_type") or context.measured.get(name, {}).get("media_type")
         try:
             media = sniff(path, declared, name)
         except OSError as exc:
-            infos.append({"name": name, "size": f.get("size"), "checked": False,
-                          "reason": f"cannot be read ({exc.strerror})"})
+            plans.append(({"name": name, "size": f.get("size"), "checked": False,
+                           "reason": f"cannot be read ({exc.strerror})"}, None))
             continue
         notes.extend(media_notes(name, media, declared))
         if media.kind != TABLE:
-            file_results, info, file_notes = check_media(
-                path, media, name=name, entry=f, structural=schema_for(record, f), severities=sev,
-                sample_size=sample_size)
-            results.extend(file_results)
-            infos.append(info)
-            notes.extend(file_notes)
+            plans.append((f, (path, media, None)))
             continue
-        schema = schema_for(record, f)
-        try:
-            schema = load_table_schema(schema) if schema is not None else None
-        except BadInput as exc:
-            notes.append(f"{name}: dataset_structural is not a usable Table Schema ({exc.message}); "
-                         "the file was checked without it")
-            schema = None
-        notes.extend(f"{name}: {w}" for w in _schema_warnings(schema))
-        dialect = f.get("dialect")
-        try:
-            dialect = validate_dialect(dialect, f"{name}: dialect") if dialect is not None else None
-        except BadInput as exc:
-            notes.append(f"{exc.message}; the file was checked without it "
-                         f"({'; '.join(str(p) for p in exc.problems)})")
-            dialect = None
-        table_results, info = scan_file(
-            path, schema, name=name, severities=sev, encoding=f.get("encoding"), dialect=dialect,
-            sample_size=sample_size, block_size=block_size, spill_rows=spill_rows,
-        )
-        results.extend(table_results)
-        infos.append({**info, "media_type": media.media_type, "kind": media.kind})
+        schema, dialect, table_notes = _table_settings(record, f, name)
+        notes.extend(table_notes)
+        plans.append((f, (path, media, _RequestTable(name, f, path, schema, dialect))))
+    with tempfile.TemporaryDirectory(prefix="docket-keys-") as tmp:
+        keys = RequestKeys(record, [p[2] for _, p in plans if p is not None and p[2] is not None],
+                           Path(tmp), spill_rows, sample_size)
+        for f, plan in plans:
+            if plan is None:  # not received or unreadable: ``f`` is its entry in the report
+                infos.append(f)
+                continue
+            path, media, table = plan
+            name = str(f.get("name", ""))
+            if table is None:
+                file_results, info, file_notes = check_media(
+                    path, media, name=name, entry=f, structural=schema_for(record, f), severities=sev,
+                    sample_size=sample_size)
+                results.extend(file_results)
+                infos.append(info)
+                notes.extend(file_notes)
+                continue
+            table_results, info = scan_file(
+                path, table.schema, name=name, severities=sev, encoding=f.get("encoding"),
+                dialect=table.dialect, sample_size=sample_size, block_size=block_size,
+                spill_rows=spill_rows, references=keys,
+            )
+            results.extend(table_results)
+            infos.append({**info, "media_type": media.media_type, "kind": media.kind})
+            if info.get("checked"):
+                counted[name] = int(info["rows"])
+    # Data rows are known only now, and only for the tables that were read: a "rows" fact given
+    # with ``measured`` is replaced, so congruence.rows compares with what the scan counted.
+    for facts in context.measured.values():
+        facts.pop("rows", None)
+    for name, rows in counted.items():
+        context.measured.setdefault(name, {})["rows"] = rows
+    for cls in after_tables:
+        results.extend(cls(severity=sev.get(cls.id), sample_size=sample_size).run(context))
     subject = {"kind": "request", "id": _str_or_none(record.get("id")),
                "revision": record.get("revision")}
     return build_report(results, infos, subject=subject, notes=notes)
+
+
+def _table_settings(record: dict[str, Any], f: dict[str, Any], name: str
+                    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[str]]:
+    """A declared table's Table Schema and dialect, each validated, and notes on what was set
+    aside: a provider's broken schema or dialect is reported, and the file checked without it."""
+    notes: list[str] = []
+    schema = schema_for(record, f)
+    try:
+        schema = load_table_schema(schema) if schema is not None else None
+    except BadInput as exc:
+        notes.append(f"{name}: dataset_structural is not a usable Table Schema ({exc.message}); "
+                     "the file was checked without it")
+        schema = None
+    notes.extend(f"{name}: {w}" for w in _schema_warnings(schema))
+    dialect = f.get("dialect")
+    try:
+        dialect = validate_dialect(dialect, f"{name}: dialect") if dialect is not None else None
+    except BadInput as exc:
+        notes.append(f"{exc.message}; the file was checked without it "
+                     f"({'; '.join(str(p) for p in exc.problems)})")
+        dialect = None
+    return schema, dialect, notes
+
+
+@dataclass
+class _RequestTable:
+    """A table of a request as the checks read it: the same schema, dialect and encoding for its
+    own scan and for the key pass of a foreign key that points to it, so both read it alike."""
+
+    name: str
+    entry: dict[str, Any]
+    path: Path
+    schema: dict[str, Any] | None
+    dialect: dict[str, Any] | None
+
+
+def resource_names(record: dict[str, Any], f: dict[str, Any]) -> list[str]:
+    """The names a foreign key may give to the declared file ``f`` as its ``resource``.
+
+    When ``dataset_structural`` is a Data Package, the ``name`` of the resource that describes the
+    file (matched as :func:`schema_for` matches it); always the file's own name, and that name
+    without its extension (``soil_sites`` for ``soil_sites.csv``), since a request's files have
+    no other names.
+    """
+    name = str(f.get("name", ""))
+    out: list[str] = []
+    structural = (record.get("metadata") or {}).get("dataset_structural")
+    resources = structural.get("resources") if isinstance(structural, dict) else None
+    for res in resources if isinstance(resources, list) else []:
+        if not isinstance(res, dict) or not isinstance(res.get("name"), str):
+            continue
+        path = res.get("path")
+        last = path.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(path, str) else None
+        if name in (res["name"], path, last):
+            out.append(res["name"])
+            break
+    out.append(name)
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    if stem not in out:
+        out.append(stem)
+    return out
+
+
+class RequestKeys:
+    """The keys of a request's files that foreign keys refer to (a ``KeySource``): the request
+    seen as a Data Package, one resource per declared table with its schema, dialect and encoding.
+
+    The key passes themselves are :class:`~docket.checks.package.PackageKeys`' (one streamed pass
+    per referenced file and key, bounded by ``spill_rows``), so a request and a datapackage.json
+    agree on what a foreign key finds. A name that means two files (a stem shared by
+    ``a.csv`` and ``a.tsv``) is ambiguous and refers to neither.
+    """
+
+    def __init__(self, record: dict[str, Any], tables: list[_RequestTable], spill_dir: Path,
+                 spill_rows: int, sample_size: int) -> None:
+        from docket.checks.package import Package, PackageKeys, Resource
+
+        resources = [Resource(index=i, name=t.name, declared_path=t.name, path=t.path, schema=t.schema,
+                              dialect=t.dialect, encoding=_str_or_none(t.entry.get("encoding")))
+                     for i, t in enumerate(tables)]
+        owners: dict[str, set[str]] = {}
+        for t in tables:
+            for alias in resource_names(record, t.entry):
+                owners.setdefault(alias, set()).add(t.name)
+        #: resource name -> the file it means, or None when it means two files.
+        self.aliases: dict[str, str | None] = {
+            alias: next(iter(names)) if len(names) == 1 else None for alias, names in owners.items()}
+        for t in tables:  # a file's own name always means that file
+            self.aliases[t.name] = t.name
+        self.declared = {str(f.get("name", "")) for f in declared_files(record)}
+        package = Package(path=Path(str(record.get("id") or "request")), kind="package",
+                          version="request", name=str(record.get("id") or "request"), resources=resources)
+        self.keys = PackageKeys(package, spill_dir, spill_rows, sample_size)
+
+    def referenced(self, decl: foreign_keys.ForeignKeyDecl, local: list[FieldSpec]) -> foreign_keys.Referenced:
+        target = self.aliases.get(decl.resource, "")
+        if target is None:
+            return foreign_keys.Referenced(None, reason=f"resource {decl.resource!r} names more than "
+                                                        "one file of the request")
+        if not target:
+            received = " (it was not received, or is not a table)" if decl.resource in self.declared else ""
+            return foreign_keys.Referenced(None, reason=f"resource {decl.resource!r} is not a table "
+                                                        f"of the request{received}")
+        return self.keys.referenced(dataclasses.replace(decl, resource=target), local)
 
 
 def media_notes(name: str, media: Any, declared: str | None) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,21 @@ class Prepass:
     #: 1-based physical line of the first line holding an odd number of quotes (where an
     #: unclosed quote most likely is: a value spanning lines also makes two such lines).
     first_odd_quote_line: int | None = None
+    #: 1-based line of the first line ending in ``\r\n``, in a bare ``\n`` and in a bare ``\r``
+    #: (lines counted by every line ending, as an editor shows them): where a file first departs
+    #: from a declared ``lineTerminator`` (``table.line-terminator``), found in this same read.
+    first_crlf_line: int | None = None
+    first_lf_line: int | None = None
+    first_cr_line: int | None = None
+
+    @property
+    def line_ends(self) -> dict[str, int]:
+        """How many lines end in each terminator (quoted line breaks included)."""
+        return {"\r\n": self.crlf, "\n": self.lf - self.crlf, "\r": self.cr - self.crlf}
+
+    def first_line_ending(self, terminator: str) -> int | None:
+        return {"\r\n": self.first_crlf_line, "\n": self.first_lf_line,
+                "\r": self.first_cr_line}[terminator]
 
 
 @dataclass
@@ -212,9 +228,13 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
                 break
             if offset == 0:
                 out.bom = block.startswith(codecs.BOM_UTF8)
-            out.lf += block.count(b"\n")
-            out.cr += block.count(b"\r")
-            out.crlf += block.count(b"\r\n") + (1 if prev_cr and block[:1] == b"\n" else 0)
+            lf, cr, crlf = block.count(b"\n"), block.count(b"\r"), block.count(b"\r\n")
+            joined = prev_cr and block[:1] == b"\n"  # a \r\n split between two blocks
+            if out.first_crlf_line is None or out.first_lf_line is None or out.first_cr_line is None:
+                _first_line_ends(out, block, prev_cr, out.lf + out.cr - out.crlf, (lf, cr, crlf))
+            out.lf += lf
+            out.cr += cr
+            out.crlf += crlf + joined
             prev_cr = block.endswith(b"\r")
             if out.invalid_count_exact:
                 if utf8:
@@ -226,10 +246,49 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
             offset += len(block)
     if utf8 and carry and out.invalid_count_exact:
         _note_invalid(out, offset - len(carry), lines_before, carry, carry, 0)
+    if prev_cr and out.first_cr_line is None:  # the file ends in a bare \r
+        out.first_cr_line = out.lf + out.cr - out.crlf
     out.size = offset
     out.encoding_valid = out.invalid.count == 0
     out.encoding = expected if out.encoding_valid else "latin-1"
     return out
+
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_BARE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _first_line_ends(out: Prepass, block: bytes, prev_cr: bool, ends_before: int,
+                     counts: tuple[int, int, int]) -> None:
+    """Note the first line of each kind of line ending that ``block`` holds and was not seen yet.
+
+    ``ends_before`` counts the line endings before the block (a ``\r`` that ends the previous
+    block counts as one, whether or not this block's ``\n`` completes it); ``counts`` are the
+    block's ``\n``, ``\r`` and ``\r\n`` counts, which the prepass takes anyway. A kind the counts
+    say is absent is never searched for, so a file with one kind of ending costs nothing more.
+    """
+    lf, cr, crlf = counts
+    joined = prev_cr and block[:1] == b"\n"
+
+    def line_at(pos: int) -> int:  # the line of the line ending starting at ``pos``
+        ends = block.count(b"\n", 0, pos) + block.count(b"\r", 0, pos) - block.count(b"\r\n", 0, pos)
+        return ends_before + ends - (1 if joined and pos > 0 else 0) + 1
+
+    if prev_cr:  # the \r that ended the previous block is on line ``ends_before``
+        if joined and out.first_crlf_line is None:
+            out.first_crlf_line = ends_before
+        elif not joined and out.first_cr_line is None:
+            out.first_cr_line = ends_before
+    if out.first_crlf_line is None and crlf:
+        out.first_crlf_line = line_at(block.find(b"\r\n"))
+    if out.first_lf_line is None and lf - crlf - joined > 0:
+        m = _BARE_LF.search(block, 1 if joined else 0)
+        if m is not None:
+            out.first_lf_line = line_at(m.start())
+    if out.first_cr_line is None and cr - crlf - block.endswith(b"\r") > 0:
+        m = _BARE_CR.search(block, 0, len(block) - 1 if block.endswith(b"\r") else len(block))
+        if m is not None:
+            out.first_cr_line = line_at(m.start())
 
 
 def _count_quotes(out: Prepass, block: bytes, lines_before: int) -> None:

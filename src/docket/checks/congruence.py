@@ -1,5 +1,6 @@
-"""Congruence: what arrived is what the provider declared (presence, size, md5, sha256, and the
-encoding of text files that are not tables: ``text.encoding``).
+"""Congruence: what arrived is what the provider declared (presence, size, md5, sha256, the
+number of data rows of a table, and the encoding of text files that are not tables:
+``text.encoding``).
 
 The measured facts normally come from the transfer step, which computes size and both hashes in
 the single read that stores the file; they are passed in as data (``measured[name] = {"size":...,
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from docket.checks.base import CheckResult, RecordCheck, RecordContext
 from docket.checks.media import FileCheck, FileSubject
@@ -141,6 +142,55 @@ class Sha256(_FactCheck):
     suggestion = "The file differs from what the provider checksummed: transfer it again."
     key = "sha256"
     label = "sha256"
+
+
+@register
+class Rows(_CongruenceCheck):
+    """The declared record count (``rows``, e.g. EML's ``numberOfRecords``) against the data rows
+    the table scan counted.
+
+    Only the scan knows how many data rows a table has (after its header, with its dialect and
+    comment lines settled), so this check runs after the tables are scanned: ``check_request``
+    puts each scanned table's count into ``context.measured[name]["rows"]`` and nothing else
+    does; a count the transfer (or a caller) passed in is not trusted.
+    """
+
+    id = "congruence.rows"
+    name = "Record count as declared"
+    description = ("Each table has as many data rows (header lines excluded) as the record count "
+                   "the provider declared.")
+    default_severity = "error"
+    expected = "number of data rows equal to the declared record count"
+    suggestion = ("Rows were lost or added (a cut transfer, a stray header or blank line), or the "
+                  "declared record count is wrong: compare the file with its source, transfer it "
+                  "again, or correct the declared count.")
+    #: Run by ``check_request`` after the table scan, which is where the counts come from.
+    after_tables: ClassVar[bool] = True
+
+    def run(self, context: RecordContext) -> list[CheckResult]:
+        results: list[CheckResult] = []
+        for f in declared_files(context.record):
+            declared = f.get("rows")
+            if declared is None or declared == "":
+                continue
+            name = str(f.get("name", ""))
+            if isinstance(declared, bool) or not str(declared).strip().isdigit():
+                results.append(self.not_checked(
+                    f"the declared record count {declared!r} is not a whole number", name))
+                continue
+            counted = context.measured.get(name, {}).get("rows")
+            if counted is None:
+                results.append(self.not_checked(
+                    "the file was not received, could not be read, or is not a table", name))
+                continue
+            want = int(str(declared).strip())
+            findings = self.findings(name)
+            if int(counted) != want:
+                findings.add([None], None, [int(counted)], extra={"note": f"declared {want}"})
+            found = (f"{want} rows, as declared" if not findings.count
+                     else f"declared {want} rows, found {int(counted)}")
+            results.append(self.result(findings, found=found))
+        return results or [self.not_checked("no received table declares its record count")]
 
 
 @register

@@ -169,6 +169,61 @@ class LineEndings(TableCheck):
         return self.result(findings, found=found)
 
 
+_TERMINATOR_NAMES = {"\r\n": "CRLF (\\r\\n)", "\n": "LF (\\n)", "\r": "CR (\\r)"}
+
+
+@register
+class LineTerminator(TableCheck):
+    """A declared ``lineTerminator`` is what the lines end with.
+
+    The Table Dialect says which sequence terminates rows; a file saved by another system (a
+    ``\\r\\n`` dialect on a file with bare ``\\n`` lines, or the reverse) reads the same here, but
+    not in every tool, and says the declaration is wrong. ``table.line-endings`` describes the
+    endings whatever is declared; this check holds them to the declaration, from the counts and
+    first lines the prepass took in its one read (no further read of the file). A line break
+    inside a quoted value is counted as a line ending too: the prepass does not parse quotes.
+    """
+
+    id = "table.line-terminator"
+    name = "Declared line terminator"
+    description = "Every line ends with the dialect's declared lineTerminator."
+    default_severity = "warn"
+    needs_data = False
+    expected = "every line ending with the declared lineTerminator"
+    suggestion = ("Declare the lineTerminator the file really has in its dialect, or save the file "
+                  "again with the declared one.")
+
+    def chunk(self, table: TableContext, chunk: Chunk) -> None:
+        pass
+
+    def finish(self, table: TableContext) -> CheckResult:
+        declared = table.dialect.declared.get("lineTerminator")
+        if not isinstance(declared, str) or declared not in _TERMINATOR_NAMES:
+            # Only a declaration is held to: the spec's default (\r\n) is not what most CSV
+            # files have, and table.line-endings already describes them.
+            return self.not_checked("no lineTerminator declared in the dialect", table.name)
+        pre = table.prepass
+        ends = pre.line_ends
+        others = {t: n for t, n in ends.items() if t != declared and n}
+        if not others:
+            return self.result(found=f"every line ends with {_TERMINATOR_NAMES[declared]}, as declared",
+                               file=table.name)
+        firsts = {t: pre.first_line_ending(t) for t in others}
+        first_kind = min(others, key=lambda t: firsts[t] or 0)
+        first = firsts[first_kind]
+        count = sum(others.values())
+        kinds = ", ".join(f"{n} {_TERMINATOR_NAMES[t]}" for t, n in others.items())
+        findings = self.findings(table.name)
+        findings.add([None], None, [_TERMINATOR_NAMES[first_kind]],
+                     extra={"line": first, "note": f"line {first} ends with "
+                            f"{_TERMINATOR_NAMES[first_kind]}, not the declared {_TERMINATOR_NAMES[declared]}"})
+        findings.count = count
+        return self.result(findings, expected=f"every line ending with {_TERMINATOR_NAMES[declared]} "
+                                              "(the declared lineTerminator)",
+                           found=f"{count} line(s) do not end with the declared "
+                                 f"{_TERMINATOR_NAMES[declared]} ({kinds}); the first is line {first}")
+
+
 @register
 class Parsable(TableCheck):
     id = "table.parsable"

@@ -24,14 +24,32 @@ The outcome says what happened (and what ``docket qa`` exits with):
 The notebook runs in its own kernel, so a crash in it (or in a check) cannot take docket down:
 it is a failed run, recorded like any other. Neither ``rejected`` nor ``failed`` lets the
 request be published; QA may run again from either.
+
+A run is visible while it runs, and two runs of one request never overlap (as for transfer,
+:mod:`docket.steps.transfer`):
+
+1. It takes an exclusive ``flock`` on ``runs/<id>/qa.lock`` without waiting, and holds it until
+   it ends; the kernel drops the lock of a killed process, so a lock held means a live run. A
+   lock held by another process is a Conflict (exit 4): that request is being checked.
+2. If the step still says ``in-progress`` although nobody holds the lock, the run that wrote it
+   died (``kill -9``, a crash of the machine): it is first recorded ``closed/failed``,
+   "interrupted", with its PROV bundle.
+3. It records ``in-progress`` in a transaction of its own (history and audit, naming the run's
+   number and process), so ``docket list --step qa --status in-progress`` shows it.
+4. The notebook runs and the outcome is recorded as above; if Python can still act when the
+   run is stopped (Ctrl-C, an unexpected error), the run is recorded ``closed/failed`` at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import fcntl
 import hashlib
 import json
 import os
 import subprocess
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +69,11 @@ if TYPE_CHECKING:
     from docket.checks import Report
 
 NOTEBOOK_NAME = "qa.ipynb"
+#: The file in ``runs/<id>/`` a running QA run holds an exclusive ``flock`` on.
+LOCK_NAME = "qa.lock"
+#: Why a run found ``in-progress`` with no live process behind it is recorded as failed.
+INTERRUPTED = ("interrupted: the QA run that started then ended without recording an outcome "
+               "(its process was stopped); noticed when QA was run again")
 
 
 # --------------------------------------------------------------------------- what the notebook uses
@@ -171,21 +194,42 @@ def run_qa(ctx: StepContext, ref: str, *, checks: list[str] | None = None,
     from docket.workflow import StepChange, check_step_change
 
     request_id, _ = parse_ref(ref)
-    docket, actor = ctx.host, ctx.actor
+    docket = ctx.host
     doc = docket.get(request_id)
-    check_step_change(StepChange("qa", "in-progress"), actor.role, doc["review_state"], doc["steps"])
+    check_step_change(StepChange("qa", "in-progress"), ctx.actor.role, doc["review_state"], doc["steps"])
     selected_severities(docket.config.severities, checks)  # bad names fail here, not in the kernel
+    notebook = notebook_path(docket)
+    notebook_digest = sha256_of(notebook)
+    run_dir = docket.instance.runs_dir / request_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(run_dir / LOCK_NAME, request_id):
+        doc = docket.get(request_id)  # as it is now that no other run can change it
+        if (doc["steps"] or {}).get("qa", {}).get("status") == "in-progress":
+            _record_interrupted(ctx, request_id, INTERRUPTED)
+            doc = docket.get(request_id)
+        n = next_qa_n(docket, request_id)
+        _begin(ctx, request_id, doc["revision"], n)
+        try:
+            return _run(ctx, request_id, doc, n, checks=checks, progress=progress, notebook=notebook,
+                        notebook_digest=notebook_digest, run_dir=run_dir)
+        except BaseException as exc:  # say so now, while we can; a closed step is left alone
+            reason = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else (
+                f"interrupted: {exc.message}" if isinstance(exc, DocketError)
+                else f"interrupted by an internal error ({type(exc).__name__})")
+            with contextlib.suppress(Exception):
+                _record_interrupted(ctx, request_id, reason)
+            raise
+
+
+def _run(ctx: StepContext, request_id: str, doc: dict[str, Any], n: int, *, checks: list[str] | None,
+         progress: bool, notebook: Path, notebook_digest: str, run_dir: Path) -> dict[str, Any]:
+    """Execute the notebook for run ``n`` (already recorded ``in-progress``) and record its end."""
+    docket, actor = ctx.host, ctx.actor
     revision = doc["revision"]
     transfer_n = latest_transfer_n(docket, request_id)
     stored_rows = [f for f in docket.files(request_id) if f["status"] == "stored"]
     stored = [f["name"] for f in stored_rows]
     checked = [Id(stored_file_id(request_id, transfer_n, name)) for name in stored] if transfer_n else []
-
-    notebook = notebook_path(docket)
-    notebook_digest = sha256_of(notebook)
-    n = next_qa_n(docket, request_id)
-    run_dir = docket.instance.runs_dir / request_id
-    run_dir.mkdir(parents=True, exist_ok=True)
     executed = run_dir / f"qa-{n}.ipynb"
     report_path = run_dir / f"qa-{n}.report.json"
     report_html = run_dir / f"qa-{n}.report.html"  # the page for the provider, beside the JSON
@@ -259,6 +303,8 @@ def run_qa(ctx: StepContext, ref: str, *, checks: list[str] | None = None,
 
     def record_measurements(conn: Any, row: Any) -> None:
         """What the checks measured of each file (rows, encoding) joins the resource registry."""
+        if (row.steps or {}).get("qa", {}).get("status") != "in-progress":
+            raise Conflict(f"{request_id}: its qa step was changed while QA ran; run qa again")
         f = tables.files
         for entry in (report.files if report is not None else []):
             values = {k: entry[k] for k in ("rows", "encoding") if entry.get(k) is not None}
@@ -286,6 +332,100 @@ def run_qa(ctx: StepContext, ref: str, *, checks: list[str] | None = None,
         ],
         "text": report.text() if report is not None else None,
     }
+
+
+class RunLock:
+    """An exclusive, non-waiting ``flock`` on ``runs/<id>/qa.lock`` for as long as a run lives.
+
+    The kernel releases the lock when the process holding it dies however it dies, so a lock
+    that can be taken means no live run, and a step still ``in-progress`` then is a dead run's.
+    The descriptor is close-on-exec, so the notebook's kernel (another process) never holds it
+    past the run. The file is left in place: removing it would let two runs lock two files.
+    """
+
+    def __init__(self, path: Path, request_id: str) -> None:
+        self.path = path
+        self.request_id = request_id
+        self.fd = -1
+
+    def __enter__(self) -> RunLock:
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise InstanceError(f"cannot open the QA lock {self.path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = -1
+            raise Conflict(f"{self.request_id} is being checked by another QA run; wait for it to "
+                           "finish") from None
+        except OSError as exc:
+            os.close(self.fd)
+            self.fd = -1
+            raise InstanceError(f"cannot lock {self.path}: {exc.strerror or exc}") from None
+        with contextlib.suppress(OSError):  # who holds it, for a person looking; never trusted
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the lock
+            self.fd = -1
+
+
+def _last_started(docket: StepHost, request_id: str) -> datetime | None:
+    """When the qa step last went in-progress (the start of an interrupted run)."""
+    started = [h["at"] for h in docket.history(request_id)
+               if h["kind"] == "step" and h["step"] == "qa" and h["to"] == "in-progress"]
+    return datetime.fromisoformat(started[-1]) if started else None
+
+
+def _record_interrupted(ctx: StepContext, request_id: str, reason: str) -> None:
+    """Close an in-progress qa step that no live run holds as ``failed``, in history and PROV.
+
+    Called with the run lock held, so no other run is live; the closing transaction checks
+    the step is still ``in-progress`` (a run that already recorded its end is left alone).
+    """
+    started = _last_started(ctx.host, request_id)
+
+    def still_in_progress(conn: Any, row: Any) -> None:
+        if (row.steps or {}).get("qa", {}).get("status") != "in-progress":
+            raise Conflict(f"{request_id}: the qa step changed meanwhile; try again")
+
+    values: dict[str, Any] = {"reason": reason}
+    if started is not None:
+        values["startTime"] = started
+    if ctx.actor.role != "system":
+        values.update(ctx.agent_values("operator"))
+    ctx.set_step(request_id, "qa", "closed", "failed", comment=reason, prov_values=values,
+                 write=still_in_progress)
+
+
+def _begin(ctx: StepContext, request_id: str, revision: int, n: int) -> None:
+    """Record run ``n`` as ``in-progress`` (history, audit) in a transaction of its own.
+
+    No PROV bundle: the qa activity is recorded once, when it ends, with its start time; the
+    in-progress row is what shows a run that is going (or one that never ended).
+    """
+    from docket.workflow import StepChange, check_step_change
+
+    at = now()
+    with ctx.store.transaction() as conn:
+        row = ctx.request_row(conn, request_id)
+        check_step_change(StepChange("qa", "in-progress"), ctx.actor.role, row.review_state, row.steps)
+        if row.revision != revision:
+            raise Conflict(f"{request_id} was revised (now revision {row.revision}) while its QA "
+                           "started; try again")
+        steps = copy.deepcopy(row.steps)
+        old = steps.get("qa", {}).get("status")
+        if old == "in-progress":
+            raise Conflict(f"{request_id} is being checked by another QA run; wait for it to finish")
+        steps["qa"] = {"status": "in-progress"}
+        ctx.update_request(conn, row, steps=steps, at=at)
+        ctx.history(conn, request_id, row.revision, "qa", old, "in-progress", None, at)
+        ctx.audit(conn, "step:qa", request_id, {"status": "in-progress", "run": n, "pid": os.getpid()}, at)
 
 
 def missing_files(stored: list[dict[str, Any]]) -> str | None:
