@@ -461,8 +461,14 @@ class Docket:
         *,
         origin: str | None = None,
         write: Callable[[Connection, str, int], None] | None = None,
+        state: str = "submitted",
     ) -> dict[str, Any]:
         """Store a new request (revision 1, review state ``submitted``) and its PROV.
+
+        ``state="draft"`` stores it as a draft instead (e.g. a record brought in from another
+        catalogue by ``docket import-metadata``, which its owner or a data manager checks and then
+        submits); staff and providers alike may do so, since a draft decides nothing. A draft
+        sends no "submitted" notification. No other state can be given: approval is a decision.
 
         Anyone may submit: a provider's account owns what it submits; staff (and the anonymous
         form page or e-mail) submit on behalf of the provider the request names, who owns it.
@@ -472,6 +478,8 @@ class Docket:
         ``write(conn, id, revision)`` adds a caller's own rows to the same transaction.
         """
         received = now()  # the submission activity starts here, before loading and validation
+        if state not in ("submitted", "draft"):
+            raise BadInput(f"a new request starts as 'submitted' or 'draft', not {state!r}")
         # A password in a URL is taken out before anything (validation messages included) sees it.
         doc, warnings = strip_passwords(self._load(document))
         validated = now()
@@ -491,11 +499,11 @@ class Docket:
         with self.store.transaction() as conn:
             number = self._next_number(conn, project)
             request_id = f"{project}-{number:04d}"
-            record = self._record(doc, request_id, 1, "submitted", steps, actor, at, created=(actor.label, at))
+            record = self._record(doc, request_id, 1, state, steps, actor, at, created=(actor.label, at))
             title = self._title(doc)
             conn.execute(tables.requests.insert(), {
                 "id": request_id, "project": project, "number": number, "revision": 1,
-                "review_state": "submitted", "title": title, "provider": doc["provider"].get("email") or doc["provider"]["name"],
+                "review_state": state, "title": title, "provider": doc["provider"].get("email") or doc["provider"]["name"],
                 "steps": steps, "version": 1, "created_date": at, "last_modified_date": at,
                 "owner": caller.owner_value(doc["provider"]),
                 "submitted_by": caller.account.person_id if caller.account is not None else None,
@@ -503,15 +511,16 @@ class Docket:
             if caller.account is None:  # the page or a provider by e-mail: their way back in
                 link = links.mint(conn, request_id, at=at, days=links.link_days(self.config))
             content_digest = self._write_revision(conn, record, actor, at)
-            self._history(conn, request_id, 1, "review", None, "draft", "submitted", None, actor, at, "submitted",
-                          also=[("step", "request", "open", "closed", "done", None)])
+            self._history(conn, request_id, 1, "review", None, "draft" if state == "submitted" else None, state, None,
+                          actor, at, state, also=[("step", "request", "open", "closed", "done", None)])
             self._audit(conn, actor, "submit", request_id, {"revision": 1, "digest": content_digest}, origin, at)
             self._record_prov(conn, request_id, "request", "submission",
                               self._submission_values(record, None, content_digest, started=received,
                                                       validated=validated, from_state=None))
             if write is not None:
                 write(conn, request_id, 1)
-            self._notify(conn, "submitted", request_id, 1, record, at)
+            if state == "submitted":
+                self._notify(conn, "submitted", request_id, 1, record, at)
         if link is not None and self._caller is not None and self._caller.account is None:
             self._caller = Caller(link_request=request_id, source=self._source)  # may read what it sent
         return {"id": request_id, "revision": 1, "digest": content_digest, **_warned(warnings),
@@ -774,6 +783,29 @@ class Docket:
         actor = self.staff_actor("publication", request_id)
         with self._refusals_audited("publish", request_id):
             return run_publication(StepContext(self, actor), ref, dry_run=dry_run)
+
+    def archive(self, ref: str) -> dict[str, Any]:
+        """Archive the request's published current revision as a BagIt bag with an RO-Crate (see
+        :mod:`docket.steps.archive`) at ``[archive] location``, and record it (archives row,
+        history, audit, PROV). A data manager's work; refused (exit 3, audited) unless published
+        and not archived yet."""
+        from docket.steps.archive import run_archive
+
+        request_id, _ = parse_ref(ref)
+        actor = self.staff_actor("archive", request_id)
+        with self._refusals_audited("archive", request_id):
+            return run_archive(StepContext(self, actor), ref)
+
+    def verify_archive(self, ref: str | None = None) -> dict[str, Any]:
+        """Re-check the fixity of the request's bags (``ID`` or ``ID.REV``), or of every archive
+        of the instance when ``ref`` is None (a scheduled job's work); each check is recorded
+        (``verified_date``/``verified_ok``, an audit row). The summary names every file that
+        changed, went missing or appeared; callers decide what a failure means (the CLI: exit 1)."""
+        from docket.steps.archive import verify_archives
+
+        request_id = parse_ref(ref)[0] if ref is not None else None
+        actor = self.staff_actor("archive verification", request_id)
+        return verify_archives(StepContext(self, actor), ref)
 
     def publications(self, ref: str) -> list[dict[str, Any]]:
         """Every published version of a request, oldest first: version, revision, identifier

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -262,4 +263,20 @@ publications = Table(
     Column("updated_date", DateTime(timezone=True), nullable=False),
     UniqueConstraint("request_id", "revision", name="uq_publications_request_revision"),
     Index("ix_publications_published", "published_date"),
+)
+
+archives = Table(
+    "archives",
+    metadata,
+    # One row per archived revision: where its BagIt bag is and what its latest fixity check found.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(48), ForeignKey("requests.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("location", Text, nullable=False),  # the bag's folder: relative to the instance, or absolute
+    Column("bag_oxum", String(64), nullable=False),  # Payload-Oxum: "<bytes>.<files>"
+    Column("manifest_sha256", String(64), nullable=False),  # of tagmanifest-sha256.txt, as hex
+    Column("created_date", DateTime(timezone=True), nullable=False),
+    Column("verified_date", DateTime(timezone=True)),  # the latest docket archive verify
+    Column("verified_ok", Boolean),
+    UniqueConstraint("request_id", "revision", name="uq_archives_request_revision"),
 )
