@@ -146,6 +146,22 @@ class Tracker:
         return out
 
 
+def kids(el: Any, name: str) -> list[Any]:
+    """Children of ``el`` with local name ``name``, whatever their namespace (EML's inner elements
+    have none; DataCite's kernels each have their own)."""
+    return [c for c in el if isinstance(c.tag, str) and local(c) == name] if el is not None else []
+
+
+def kid(el: Any, *names: str) -> Any:
+    """The first child down the path of local ``names``, or None where the path breaks."""
+    for name in names:
+        found = kids(el, name)
+        if not found:
+            return None
+        el = found[0]
+    return el
+
+
 def text(el: Any) -> str | None:
     """The stripped text of an element (and its descendants), or None when empty."""
     if el is None:

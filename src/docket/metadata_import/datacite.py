@@ -21,8 +21,9 @@ from docket.metadata_import import (
     Tracker,
     build,
     clean_date,
+    kid,
+    kids,
     language,
-    local,
     multilingual,
     ns,
     text,
@@ -32,19 +33,6 @@ KERNELS = ("2.0", "2.1", "2.2", "3", "4")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def _kids(el: Any, name: str) -> list[Any]:
-    return [c for c in el if isinstance(c.tag, str) and local(c) == name] if el is not None else []
-
-
-def _kid(el: Any, *names: str) -> Any:
-    for name in names:
-        found = _kids(el, name)
-        if not found:
-            return None
-        el = found[0]
-    return el
-
-
 def map_record(root: Any, path: Path, fallback: dict[str, str] | None = None) -> Mapped:
     """The request document of a DataCite ``resource`` (see the module's docstring)."""
     kernel = ns(root).rpartition("kernel-")[2]
@@ -52,50 +40,50 @@ def map_record(root: Any, path: Path, fallback: dict[str, str] | None = None) ->
         raise RecordRefused(f"{path}: DataCite kernel {kernel!r} is not one docket reads "
                             f"(known: kernel {', '.join(KERNELS)})")
     t = Tracker(root)
-    lang = language(text(_kid(root, "language")))
+    lang = language(text(kid(root, "language")))
     if lang:
-        t.use(_kid(root, "language"))
+        t.use(kid(root, "language"))
     titles: dict[str, str] = {}
-    for el in _kids(_kid(root, "titles"), "title"):
+    for el in kids(kid(root, "titles"), "title"):
         if el.get("titleType"):
             continue  # subtitles and alternative titles stay listed as unmapped
         titles.setdefault(language(el.get(XML_LANG)) or lang, text(el) or "")
         t.use(el)
     abstracts: dict[str, str] = {}
-    for el in _kids(_kid(root, "descriptions"), "description"):
+    for el in kids(kid(root, "descriptions"), "description"):
         if el.get("descriptionType") == "Abstract":
             abstracts.setdefault(language(el.get(XML_LANG)) or lang, text(el) or "")
             t.use(el)
     keywords = []
-    for el in _kids(_kid(root, "subjects"), "subject"):
+    for el in kids(kid(root, "subjects"), "subject"):
         if text(el):
             keywords.append(text(el) or "")
             t.use(el)
-    publisher = text(_kid(root, "publisher"))
-    t.use(_kid(root, "publisher"))
+    publisher = text(kid(root, "publisher"))
+    t.use(kid(root, "publisher"))
     licence = None
-    for el in _kids(_kid(root, "rightsList"), "rights"):
+    for el in kids(kid(root, "rightsList"), "rights"):
         value = el.get("rightsIdentifier") or el.get("rightsURI") or text(el)
         if value and len(value) <= 200 and licence is None:
             licence = value
             t.use(el)
-    if licence is None and _kid(root, "rights") is not None:  # kernel 2: one <rights>
-        licence = text(_kid(root, "rights"))
-        t.use(_kid(root, "rights"))
+    if licence is None and kid(root, "rights") is not None:  # kernel 2: one <rights>
+        licence = text(kid(root, "rights"))
+        t.use(kid(root, "rights"))
     temporal = None
-    for el in _kids(_kid(root, "dates"), "date"):
+    for el in kids(kid(root, "dates"), "date"):
         start, _, end = (text(el) or "").partition("/")
         if el.get("dateType") == "Collected" and clean_date(start) and clean_date(end) and temporal is None:
             temporal = {"start": clean_date(start), "end": clean_date(end)}
             t.use(el)
     spatial = None
-    for geo in _kids(_kid(root, "geoLocations"), "geoLocation"):
-        box = _kid(geo, "geoLocationBox")
+    for geo in kids(kid(root, "geoLocations"), "geoLocation"):
+        box = kid(geo, "geoLocationBox")
         if box is None or spatial is not None:
             continue
         try:
             if len(box):  # kernel 4
-                spatial = {k: float(text(_kid(box, f"{k}BoundLongitude" if k in ("west", "east")
+                spatial = {k: float(text(kid(box, f"{k}BoundLongitude" if k in ("west", "east")
                                                   else f"{k}BoundLatitude")) or "x")
                            for k in ("west", "east", "south", "north")}
             else:  # kernel 3: "south west north east"
@@ -104,11 +92,11 @@ def map_record(root: Any, path: Path, fallback: dict[str, str] | None = None) ->
         except ValueError:
             continue
         t.use(box)
-        place = text(_kid(geo, "geoLocationPlace"))
+        place = text(kid(geo, "geoLocationPlace"))
         if place:
             spatial["place"] = place
-            t.use(_kid(geo, "geoLocationPlace"))
-    ident = _kid(root, "identifier")
+            t.use(kid(geo, "geoLocationPlace"))
+    ident = kid(root, "identifier")
     files = []
     doi = text(ident)
     if doi and (ident.get("identifierType") or "").upper() == "DOI":

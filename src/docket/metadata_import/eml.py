@@ -22,6 +22,8 @@ from docket.metadata_import import (
     Tracker,
     build,
     clean_date,
+    kid,
+    kids,
     language,
     local,
     multilingual,
@@ -32,35 +34,21 @@ from docket.metadata_import import (
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def _kids(el: Any, name: str) -> list[Any]:
-    """Children of ``el`` with local name ``name`` (EML's inner elements have no namespace)."""
-    return [c for c in el if isinstance(c.tag, str) and local(c) == name] if el is not None else []
-
-
-def _kid(el: Any, *names: str) -> Any:
-    for name in names:
-        found = _kids(el, name)
-        if not found:
-            return None
-        el = found[0]
-    return el
-
-
 def _party(el: Any, role: str, t: Tracker) -> dict[str, str] | None:
-    given = " ".join(text(g) or "" for g in _kids(_kid(el, "individualName"), "givenName")).strip()
-    sur = text(_kid(el, "individualName", "surName")) or ""
+    given = " ".join(text(g) or "" for g in kids(kid(el, "individualName"), "givenName")).strip()
+    sur = text(kid(el, "individualName", "surName")) or ""
     name = " ".join(x for x in (given, sur) if x) or None
-    email = text(_kid(el, "electronicMailAddress"))
+    email = text(kid(el, "electronicMailAddress"))
     orcid = None
-    for uid in _kids(el, "userId"):
+    for uid in kids(el, "userId"):
         if "orcid" in (uid.get("directory") or "").lower() or "orcid" in (text(uid) or ""):
             orcid = text(uid)
-    org = text(_kid(el, "organizationName"))
+    org = text(kid(el, "organizationName"))
     p = person(name, email, orcid=orcid, organisation=org, role=role)
     if p and p.get("email"):
         for sub in ("individualName", "electronicMailAddress", "organizationName"):
-            t.use(_kid(el, sub))
-        for uid in _kids(el, "userId"):
+            t.use(kid(el, sub))
+        for uid in kids(el, "userId"):
             if orcid and text(uid) == orcid:
                 t.use(uid)
     return p
@@ -98,39 +86,39 @@ def _format(eml_format: str) -> tuple[str, str | None]:
 
 
 def _field(attr: Any, t: Tracker, missing: list[str]) -> dict[str, Any] | None:
-    name = text(_kid(attr, "attributeName"))
+    name = text(kid(attr, "attributeName"))
     if not name:
         return None
-    t.use(_kid(attr, "attributeName"))
+    t.use(kid(attr, "attributeName"))
     f: dict[str, Any] = {"name": name}
-    label = text(_kid(attr, "attributeLabel"))
+    label = text(kid(attr, "attributeLabel"))
     if label:
         f["title"] = label
-        t.use(_kid(attr, "attributeLabel"))
-    definition = text(_kid(attr, "attributeDefinition"))
+        t.use(kid(attr, "attributeLabel"))
+    definition = text(kid(attr, "attributeDefinition"))
     if definition:
         f["description"] = definition
-        t.use(_kid(attr, "attributeDefinition"))
-    storage = _kid(attr, "storageType")
+        t.use(kid(attr, "attributeDefinition"))
+    storage = kid(attr, "storageType")
     kind = _STORAGE.get((text(storage) or "").lower()) if storage is not None else None
     if kind:
         t.use(storage)
-    scale = _kid(attr, "measurementScale")
+    scale = kid(attr, "measurementScale")
     constraints: dict[str, Any] = {}
-    for sc in (_kid(scale, "ratio"), _kid(scale, "interval")):
+    for sc in (kid(scale, "ratio"), kid(scale, "interval")):
         if sc is None:
             continue
-        number_type = _kid(sc, "numericDomain", "numberType")
+        number_type = kid(sc, "numericDomain", "numberType")
         kind = _NUMBER_TYPES.get(text(number_type) or "", kind or "number")
         t.use(number_type)
-        unit = _kid(sc, "unit", "standardUnit") if _kid(sc, "unit", "standardUnit") is not None \
-            else _kid(sc, "unit", "customUnit")
+        unit = kid(sc, "unit", "standardUnit") if kid(sc, "unit", "standardUnit") is not None \
+            else kid(sc, "unit", "customUnit")
         if text(unit):
             f["unit"] = text(unit)
             t.use(unit)
-        bounds = _kid(sc, "numericDomain", "bounds")
+        bounds = kid(sc, "numericDomain", "bounds")
         for b in ("minimum", "maximum"):
-            bound = _kid(bounds, b)
+            bound = kid(bounds, b)
             if bound is None or bound.get("exclusive") == "true":
                 continue  # an exclusive bound has no Table Schema form: it stays listed as unmapped
             try:
@@ -139,44 +127,44 @@ def _field(attr: Any, t: Tracker, missing: list[str]) -> dict[str, Any] | None:
                 continue
             constraints[b] = int(num) if num.is_integer() and kind == "integer" else num
             t.use(bound)
-    dt = _kid(scale, "dateTime")
+    dt = kid(scale, "dateTime")
     if dt is not None:
-        fmt = text(_kid(dt, "formatString"))
-        t.use(_kid(dt, "formatString"))
+        fmt = text(kid(dt, "formatString"))
+        t.use(kid(dt, "formatString"))
         if fmt:
             kind, strf = _format(fmt)
             if strf:
                 f["format"] = strf
         else:
             kind = kind or "date"
-    for nom in (_kid(scale, "nominal"), _kid(scale, "ordinal")):
+    for nom in (kid(scale, "nominal"), kid(scale, "ordinal")):
         if nom is None:
             continue
-        code_els = [_kid(c, "code") for c in _kids(_kid(nom, "nonNumericDomain", "enumeratedDomain"), "codeDefinition")]
+        code_els = [kid(c, "code") for c in kids(kid(nom, "nonNumericDomain", "enumeratedDomain"), "codeDefinition")]
         codes = [text(c) for c in code_els if text(c)]
         if codes and kind != "boolean":
             constraints["enum"] = codes
             t.use(*code_els)  # each code's definition has no Table Schema place: listed as unmapped
-        t.use(_kid(nom, "nonNumericDomain", "textDomain", "definition"))  # free text: a string, as mapped
+        t.use(kid(nom, "nonNumericDomain", "textDomain", "definition"))  # free text: a string, as mapped
         kind = kind if kind in ("boolean", "integer", "number") else "string"
     f["type"] = kind or "string"
     if constraints:
         f["constraints"] = constraints
-    for mv in _kids(attr, "missingValueCode"):
-        code = text(_kid(mv, "code"))
+    for mv in kids(attr, "missingValueCode"):
+        code = text(kid(mv, "code"))
         if code is not None:
             missing.append(code)
-            t.use(_kid(mv, "code"))
+            t.use(kid(mv, "code"))
     return f
 
 
 def _table(dt: Any, folder: Path, inbox: Path, path: Path, t: Tracker) -> dict[str, Any]:
     """The file entry of one dataTable (from its ``physical``)."""
-    physical = _kid(dt, "physical")
-    object_name = text(_kid(physical, "objectName")) or text(_kid(dt, "entityName"))
-    url = text(_kid(physical, "distribution", "online", "url"))
+    physical = kid(dt, "physical")
+    object_name = text(kid(physical, "objectName")) or text(kid(dt, "entityName"))
+    url = text(kid(physical, "distribution", "online", "url"))
     if url:
-        t.use(_kid(physical, "distribution", "online", "url"))
+        t.use(kid(physical, "distribution", "online", "url"))
         name = object_name or url.rstrip("/").rpartition("/")[2]
         location = url
     else:
@@ -188,17 +176,17 @@ def _table(dt: Any, folder: Path, inbox: Path, path: Path, t: Tracker) -> dict[s
             raise RecordRefused(f"{path}: the data file {target} lies outside the instance's inbox ({root}); "
                                 "docket reads local files only from there")
         name, location = object_name, str(target)
-    t.use(_kid(physical, "objectName"), _kid(dt, "entityName"))
+    t.use(kid(physical, "objectName"), kid(dt, "entityName"))
     entry: dict[str, Any] = {"name": name, "location": location}
-    description = text(_kid(dt, "entityDescription"))
+    description = text(kid(dt, "entityDescription"))
     if description:
         entry["description"] = description
-        t.use(_kid(dt, "entityDescription"))
-    size = _kid(physical, "size")
+        t.use(kid(dt, "entityDescription"))
+    size = kid(physical, "size")
     if size is not None and (size.get("unit") in (None, "byte", "bytes")) and (text(size) or "").isdigit():
         entry["size"] = int(text(size) or 0)
         t.use(size)
-    for auth in _kids(physical, "authentication"):
+    for auth in kids(physical, "authentication"):
         method = (auth.get("method") or "").upper().replace("-", "")
         value = (text(auth) or "").lower()
         if method == "MD5" and re.fullmatch(r"[0-9a-f]{32}", value):
@@ -207,25 +195,25 @@ def _table(dt: Any, folder: Path, inbox: Path, path: Path, t: Tracker) -> dict[s
         elif method in ("SHA256", "SHA2256") and re.fullmatch(r"[0-9a-f]{64}", value):
             entry["sha256"] = value
             t.use(auth)
-    fmt = _kid(physical, "dataFormat", "textFormat")
-    header = text(_kid(fmt, "numHeaderLines"))
-    records = text(_kid(dt, "numberOfRecords"))
+    fmt = kid(physical, "dataFormat", "textFormat")
+    header = text(kid(fmt, "numHeaderLines"))
+    records = text(kid(dt, "numberOfRecords"))
     if records is not None and records.isdigit() and header in (None, "1"):
         # numberOfRecords counts data records; docket's rows are data rows after the one header line
         entry["rows"] = int(records)
-        t.use(_kid(dt, "numberOfRecords"), _kid(fmt, "numHeaderLines"))
-    delimiter = text(_kid(fmt, "simpleDelimited", "fieldDelimiter"))
+        t.use(kid(dt, "numberOfRecords"), kid(fmt, "numHeaderLines"))
+    delimiter = text(kid(fmt, "simpleDelimited", "fieldDelimiter"))
     media = {",": "text/csv", "\\t": "text/tab-separated-values", "\t": "text/tab-separated-values",
              "#x09": "text/tab-separated-values"}.get(delimiter or "")
     if media:
         entry["media_type"] = media
-        t.use(_kid(fmt, "simpleDelimited", "fieldDelimiter"))
-    if text(_kid(fmt, "attributeOrientation")) == "column":
-        t.use(_kid(fmt, "attributeOrientation"))  # the only orientation a Table Schema describes
-    enc = text(_kid(physical, "characterEncoding"))
+        t.use(kid(fmt, "simpleDelimited", "fieldDelimiter"))
+    if text(kid(fmt, "attributeOrientation")) == "column":
+        t.use(kid(fmt, "attributeOrientation"))  # the only orientation a Table Schema describes
+    enc = text(kid(physical, "characterEncoding"))
     if enc:
         entry["encoding"] = enc.lower()
-        t.use(_kid(physical, "characterEncoding"))
+        t.use(kid(physical, "characterEncoding"))
     return entry
 
 
@@ -233,69 +221,69 @@ def map_record(root: Any, path: Path, inbox: Path, fallback: dict[str, str] | No
     """The request document of an ``eml:eml`` record (see the module's docstring)."""
     t = Tracker(root)
     t.use(*(c for c in root if local(c) == "access"))  # access rules are the publisher's, not the request's
-    dataset = _kid(root, "dataset")
+    dataset = kid(root, "dataset")
     if dataset is None:
         raise RecordRefused(f"{path}: an EML document without a dataset (software, protocol or citation "
                             "records are not datasets docket ingests)")
-    lang = language(text(_kid(dataset, "language")))
+    lang = language(text(kid(dataset, "language")))
     if lang:
-        t.use(_kid(dataset, "language"))
+        t.use(kid(dataset, "language"))
     titles = {}
-    for el in _kids(dataset, "title"):
+    for el in kids(dataset, "title"):
         titles[language(el.get(XML_LANG)) or lang] = text(el) or ""
         t.use(el)
     abstracts = {}
-    for el in _kids(dataset, "abstract"):
+    for el in kids(dataset, "abstract"):
         abstracts[language(el.get(XML_LANG)) or lang] = text(el) or ""
         t.use(el)
     keywords = []
-    for ks in _kids(dataset, "keywordSet"):
-        for kw in _kids(ks, "keyword"):
+    for ks in kids(dataset, "keywordSet"):
+        for kw in kids(ks, "keyword"):
             if text(kw):
                 keywords.append(text(kw) or "")
                 t.use(kw)
-        t.use(_kid(ks, "keywordThesaurus"))
-    people = [p for p in (_party(el, "creator", t) for el in _kids(dataset, "creator")) if p]
-    contacts = _first_with_email(_kids(dataset, "contact"), "contact", t)
-    providers = _first_with_email(_kids(dataset, "metadataProvider"), "provider", t)
-    publisher = text(_kid(dataset, "publisher", "organizationName"))
+        t.use(kid(ks, "keywordThesaurus"))
+    people = [p for p in (_party(el, "creator", t) for el in kids(dataset, "creator")) if p]
+    contacts = _first_with_email(kids(dataset, "contact"), "contact", t)
+    providers = _first_with_email(kids(dataset, "metadataProvider"), "provider", t)
+    publisher = text(kid(dataset, "publisher", "organizationName"))
     if publisher:
-        t.use(_kid(dataset, "publisher", "organizationName"))
+        t.use(kid(dataset, "publisher", "organizationName"))
     licence = None
-    lic = _kid(dataset, "licensed")
+    lic = kid(dataset, "licensed")
     if lic is not None:
-        licence = text(_kid(lic, "identifier")) or text(_kid(lic, "url")) or text(_kid(lic, "licenseName"))
+        licence = text(kid(lic, "identifier")) or text(kid(lic, "url")) or text(kid(lic, "licenseName"))
         t.use(lic)
-    rights = _kid(dataset, "intellectualRights")
+    rights = kid(dataset, "intellectualRights")
     if licence is None and rights is not None and len(text(rights) or "") <= 200:
         licence = text(rights)
         t.use(rights)
-    cov = _kid(dataset, "coverage")
+    cov = kid(dataset, "coverage")
     spatial = None
-    box = _kid(cov, "geographicCoverage", "boundingCoordinates")
+    box = kid(cov, "geographicCoverage", "boundingCoordinates")
     if box is not None:
         try:
-            spatial = {k: float(text(_kid(box, f"{k}BoundingCoordinate")) or "x")
+            spatial = {k: float(text(kid(box, f"{k}BoundingCoordinate")) or "x")
                        for k in ("west", "east", "south", "north")}
             t.use(box)
-            place = text(_kid(cov, "geographicCoverage", "geographicDescription"))
+            place = text(kid(cov, "geographicCoverage", "geographicDescription"))
             if place:
                 spatial["place"] = place
-                t.use(_kid(cov, "geographicCoverage", "geographicDescription"))
+                t.use(kid(cov, "geographicCoverage", "geographicDescription"))
         except ValueError:
             spatial = None
     temporal = None
-    rng = _kid(cov, "temporalCoverage", "rangeOfDates")
-    start = clean_date(text(_kid(rng, "beginDate", "calendarDate")))
-    end = clean_date(text(_kid(rng, "endDate", "calendarDate")))
+    rng = kid(cov, "temporalCoverage", "rangeOfDates")
+    start = clean_date(text(kid(rng, "beginDate", "calendarDate")))
+    end = clean_date(text(kid(rng, "endDate", "calendarDate")))
     if start and end:
         temporal = {"start": start, "end": end}
         t.use(rng)
     files: list[dict[str, Any]] = []
     structural = None
-    for i, dt in enumerate(_kids(dataset, "dataTable")):
+    for i, dt in enumerate(kids(dataset, "dataTable")):
         files.append(_table(dt, path.parent, inbox, path, t))
-        attrs = _kids(_kid(dt, "attributeList"), "attribute")
+        attrs = kids(kid(dt, "attributeList"), "attribute")
         if i == 0 and attrs:  # a request carries one Table Schema: the first table's
             missing: list[str] = []
             fields = [f for f in (_field(a, t, missing) for a in attrs) if f]

@@ -31,11 +31,8 @@ caught). A failed check names every file that changed, went missing or appeared.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -51,10 +48,10 @@ from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id
 from docket.provenance.terms import checksum_hex, checksum_id, location_iri
 from docket.steps.context import StepContext, StepHost, now, parse_ref
+from docket.steps.staging import Staging, fsync_folder
 from docket.store import tables
 from docket.text import pick
 
-STAGING_PREFIX = ".docket-staging-"
 #: The manifests every bag has (the issue asks for both; SHA-256 is the one docket records).
 CHECKSUMS = ("sha256", "md5")
 #: Folders of the payload (``data/`` of the bag), by what they hold.
@@ -271,36 +268,14 @@ def make_bag(folder: Path, bag_info: dict[str, str]) -> tuple[str, str]:
     return str(bag.info["Payload-Oxum"]), digest
 
 
-class Staging:
-    """The bag's folder while it is built, beside its final place; removed on exit unless the
-    archive was recorded (then it is the only copy of what the row describes)."""
-
-    def __init__(self, location: Path) -> None:
-        self.location = location
-        self.path = location / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
-        self.keep = False
-
-    def __enter__(self) -> Staging:
-        try:
-            self.path.mkdir(parents=True)
-        except OSError as exc:
-            raise InstanceError(f"cannot make the folder {self.path}: {exc.strerror or exc}") from None
-        return self
+class BagStaging(Staging):
+    """The bag's folder while it is built, beside its final place (see :mod:`docket.steps.staging`)."""
 
     def install(self, target: Path) -> None:
         if target.exists():
             raise InstanceError(f"{target} exists already; a bag is never replaced")
         os.rename(self.path, target)
-        with contextlib.suppress(OSError):
-            fd = os.open(self.location, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.keep:
-            shutil.rmtree(self.path, ignore_errors=True)
+        fsync_folder(self.folder)
 
 
 # --------------------------------------------------------------------------- the step
@@ -350,7 +325,7 @@ def run_archive(ctx: StepContext, ref: str) -> dict[str, Any]:
     location = stored_location(ctx.instance.root, target)
     result: dict[str, Any] = {"id": request_id, "revision": revision, "ref": f"{request_id}.{revision}",
                               "identifier": publication.identifier, "location": str(target)}
-    with Staging(settings.location) as staging:
+    with BagStaging(settings.location) as staging:
         items = build_payload(ctx, staging.path, doc, publication, stored)
         write_crate(staging.path, doc, publication, items, list(ctx.config.languages))
         oxum, manifest = make_bag(staging.path, bag_info)

@@ -27,14 +27,11 @@ and reports what would be written, changing nothing.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import importlib
 import importlib.util
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +48,7 @@ from docket.provenance.recorder import Id, Uri
 from docket.provenance.terms import checksum_hex, checksum_id, location_iri, media_type_iri
 from docket.steps.context import StepContext, StepHost, now, parse_ref
 from docket.steps.doi import DataCiteSettings, datacite_settings, payload_for
+from docket.steps.staging import Staging, fsync_folder
 from docket.store import tables
 
 #: The standard each export conforms to (``dcterms:conformsTo`` of its PROV entity).
@@ -62,7 +60,6 @@ STANDARDS = {
     "dcat": "http://www.w3.org/ns/dcat#",
 }
 DATACITE_NS = "http://datacite.org/schema/kernel-4"
-STAGING_PREFIX = ".docket-staging-"
 _KNOWN = {"formats"}  # [publication] settings read here; the exporters read the others
 
 
@@ -191,23 +188,8 @@ def build_exports(record: dict[str, Any], settings: PublicationSettings,
     return out
 
 
-class Staging:
-    """A folder beside the published files that the exports are written into before the commit;
-    removed on exit unless :meth:`install` moved them into place."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.path = folder / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
-        #: Set once the publication is recorded: from then on the staged files are the only copy
-        #: of what the row describes, so a failed rename leaves them here for a person to move.
-        self.keep = False
-
-    def __enter__(self) -> Staging:
-        try:
-            self.path.mkdir(parents=True)
-        except OSError as exc:
-            raise InstanceError(f"cannot make the folder {self.path}: {exc.strerror or exc}") from None
-        return self
+class ExportStaging(Staging):
+    """The exports of a version, written before the commit (see :mod:`docket.steps.staging`)."""
 
     def write(self, name: str, data: bytes) -> None:
         fd = os.open(self.path / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
@@ -223,16 +205,7 @@ class Staging:
             if target.exists():
                 raise InstanceError(f"{target} exists already; the published files of a version are never replaced")
             os.replace(self.path / name, target)
-        with contextlib.suppress(OSError):
-            fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.keep or not any(self.path.iterdir()):
-            shutil.rmtree(self.path, ignore_errors=True)
+        fsync_folder(self.folder)
 
 
 # --------------------------------------------------------------------------- the step
@@ -360,7 +333,7 @@ def run_publication(ctx: StepContext, ref: str, *, dry_run: bool = False) -> dic
             values["previousPid"] = prior["identifier"]
         return values
 
-    with Staging(folder) as staging:
+    with ExportStaging(folder) as staging:
         for export, path in zip(exports, files, strict=True):
             staging.write(path.name, export.data)
             written.append(now())  # when each export was generated (PROV), before the commit
