@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,7 +137,7 @@ def type_name(value: Any) -> str:
     return str(np.asarray(value).dtype)
 
 
-class NetcdfCheck(FileCheck):
+class NetcdfCheck(FileCheck, ABC):
     """A check on a NetCDF file's summary; ``not-checked`` when the file cannot be opened."""
 
     family = "netcdf"
@@ -148,8 +149,9 @@ class NetcdfCheck(FileCheck):
             return self.not_checked(f"the file cannot be opened ({info.error})", subject.name)
         return self.inspect(subject, info)
 
-    def inspect(self, subject: FileSubject, info: Summary) -> CheckResult:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def inspect(self, subject: FileSubject, info: Summary) -> CheckResult:
+        """The check proper, on a file that opened."""
 
     def fail(self, subject: FileSubject, problems: list[dict[str, Any]], found: str,
              passed: str, *, unlisted: int = 0) -> CheckResult:

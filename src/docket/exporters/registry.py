@@ -10,6 +10,7 @@ listed by :func:`load_errors` instead of breaking every export, as for the check
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 from docket.errors import BadInput, NotFound
@@ -30,7 +31,7 @@ BUILTIN = {
 }
 
 
-class Exporter:
+class Exporter(ABC):
     """One metadata format: turns docket's neutral view of a record into a document.
 
     Subclasses set ``name`` (the ``--format`` value), ``media_type`` and ``extension``, and
@@ -45,11 +46,13 @@ class Exporter:
     extension: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
+    @abstractmethod
     def build(self, dataset: Dataset, settings: ExportSettings) -> bytes:
-        raise NotImplementedError
+        """The document, from docket's neutral view of the record."""
 
+    @abstractmethod
     def validate(self, document: bytes, settings: ExportSettings) -> str | None:
-        raise NotImplementedError
+        """None when checked against the standard's schema, else why it could not be."""
 
 
 _exporters: dict[str, type[Exporter]] = {}

@@ -13,12 +13,13 @@ a circle, and a step can be run by anything that offers the few operations of :c
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from docket.errors import NotFound
+from docket.errors import Conflict, NotFound
 from docket.people.actor import Actor
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -168,6 +169,33 @@ class StepContext:
         ``attachments`` are files under the instance's ``runs/``."""
         self.host._notify(conn, event, request_id, revision, record, now(), comment=comment,
                           attachments=attachments)
+
+    def begin(self, request_id: str, revision: int, step: str, *, what: str, busy: str,
+              detail: dict[str, Any]) -> None:
+        """Record ``step`` as ``in-progress`` (history, audit) in a transaction of its own.
+
+        No PROV bundle: the step's activity is recorded once, when it ends, with its start time;
+        the in-progress row is what shows a run that is going (or one that never ended). Conflict
+        when the request was revised since revision ``revision`` was read (``what`` names the
+        step in that message) or when the step is in progress already (``busy`` says so).
+        """
+        from docket.workflow import StepChange, check_step_change
+
+        at = now()
+        with self.store.transaction() as conn:
+            row = self.request_row(conn, request_id)
+            check_step_change(StepChange(step, "in-progress"), self.actor.role, row.review_state, row.steps)
+            if row.revision != revision:
+                raise Conflict(f"{request_id} was revised (now revision {row.revision}) while its {what} "
+                               "started; try again")
+            steps = copy.deepcopy(row.steps)
+            old = steps.get(step, {}).get("status")
+            if old == "in-progress":
+                raise Conflict(busy)
+            steps[step] = {"status": "in-progress"}
+            self.update_request(conn, row, steps=steps, at=at)
+            self.history(conn, request_id, row.revision, step, old, "in-progress", None, at)
+            self.audit(conn, f"step:{step}", request_id, {"status": "in-progress", **detail}, at)
 
     def agent_values(self, var: str) -> dict[str, Any]:
         """The template variables naming this context's actor as ``var`` (person, name, e-mail,

@@ -43,7 +43,6 @@ A run is visible while it runs, and two runs of one request never overlap (as fo
 from __future__ import annotations
 
 import contextlib
-import copy
 import fcntl
 import hashlib
 import json
@@ -208,7 +207,9 @@ def run_qa(ctx: StepContext, ref: str, *, checks: list[str] | None = None,
             _record_interrupted(ctx, request_id, INTERRUPTED)
             doc = docket.get(request_id)
         n = next_qa_n(docket, request_id)
-        _begin(ctx, request_id, doc["revision"], n)
+        ctx.begin(request_id, doc["revision"], "qa", what="QA",
+                  busy=f"{request_id} is being checked by another QA run; wait for it to finish",
+                  detail={"run": n, "pid": os.getpid()})
         try:
             return _run(ctx, request_id, doc, n, checks=checks, progress=progress, notebook=notebook,
                         notebook_digest=notebook_digest, run_dir=run_dir)
@@ -401,31 +402,6 @@ def _record_interrupted(ctx: StepContext, request_id: str, reason: str) -> None:
         values.update(ctx.agent_values("operator"))
     ctx.set_step(request_id, "qa", "closed", "failed", comment=reason, prov_values=values,
                  write=still_in_progress)
-
-
-def _begin(ctx: StepContext, request_id: str, revision: int, n: int) -> None:
-    """Record run ``n`` as ``in-progress`` (history, audit) in a transaction of its own.
-
-    No PROV bundle: the qa activity is recorded once, when it ends, with its start time; the
-    in-progress row is what shows a run that is going (or one that never ended).
-    """
-    from docket.workflow import StepChange, check_step_change
-
-    at = now()
-    with ctx.store.transaction() as conn:
-        row = ctx.request_row(conn, request_id)
-        check_step_change(StepChange("qa", "in-progress"), ctx.actor.role, row.review_state, row.steps)
-        if row.revision != revision:
-            raise Conflict(f"{request_id} was revised (now revision {row.revision}) while its QA "
-                           "started; try again")
-        steps = copy.deepcopy(row.steps)
-        old = steps.get("qa", {}).get("status")
-        if old == "in-progress":
-            raise Conflict(f"{request_id} is being checked by another QA run; wait for it to finish")
-        steps["qa"] = {"status": "in-progress"}
-        ctx.update_request(conn, row, steps=steps, at=at)
-        ctx.history(conn, request_id, row.revision, "qa", old, "in-progress", None, at)
-        ctx.audit(conn, "step:qa", request_id, {"status": "in-progress", "run": n, "pid": os.getpid()}, at)
 
 
 def missing_files(stored: list[dict[str, Any]]) -> str | None:

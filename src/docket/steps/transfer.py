@@ -29,7 +29,6 @@ holds (``dry_run=True`` only reports).
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import fcntl
 import os
@@ -307,31 +306,6 @@ def _record_interrupted(ctx: StepContext, request_id: str, reason: str, own: Pat
     ctx.set_step(request_id, "transfer", "closed", "failed", comment=reason, prov_values=values, write=still_dead)
 
 
-def _begin(ctx: StepContext, request_id: str, revision: int, staging: Staging) -> None:
-    """Record the attempt as ``in-progress`` (history, audit) in a transaction of its own.
-
-    No PROV bundle: the transfer activity is recorded once, when it ends, with its start time;
-    the in-progress row is what shows an attempt that never ended. The context's row helpers are
-    used because ``set_step`` always records a bundle.
-    """
-    at = now()
-    change = StepChange("transfer", "in-progress")
-    with ctx.store.transaction() as conn:
-        row = ctx.request_row(conn, request_id)
-        check_step_change(change, ctx.actor.role, row.review_state, row.steps)
-        if row.revision != revision:
-            raise Conflict(f"{request_id} was revised (now revision {row.revision}) while its "
-                           "transfer started; try again")
-        steps = copy.deepcopy(row.steps)
-        old = steps.get("transfer", {}).get("status")
-        if old == "in-progress":
-            raise Conflict(f"{request_id} is being transferred by another process; wait for it to finish")
-        steps["transfer"] = {"status": "in-progress"}
-        ctx.update_request(conn, row, steps=steps, at=at)
-        ctx.history(conn, request_id, row.revision, "transfer", old, "in-progress", None, at)
-        ctx.audit(conn, "step:transfer", request_id, {"status": "in-progress", "attempt": staging.attempt}, at)
-
-
 def source_context(docket: StepHost) -> SourceContext:
     """The settings of the instance's ``[transfer]`` table, as every source sees them."""
     config = docket.config
@@ -363,7 +337,9 @@ def run_transfer(ctx: StepContext, ref: str, *, progress: bool = False) -> dict[
                 ctx, request_id,
                 "interrupted: the attempt that started then ended without recording an outcome "
                 "(its process was stopped); noticed when the transfer was run again", staging.path)
-        _begin(ctx, request_id, revision, staging)
+        ctx.begin(request_id, revision, "transfer", what="transfer",
+                  busy=f"{request_id} is being transferred by another process; wait for it to finish",
+                  detail={"attempt": staging.attempt})
         try:
             result = _attempt(ctx, request_id, revision, staging, progress)
         except BaseException as exc:
