@@ -109,13 +109,15 @@ class Visitor:
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self.page = b""  # the last page fetched
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def open_page(self) -> str:
         """Fetch the form page (starting a kernel): that kernel's id."""
         with self.opener.open(self.base + "/", timeout=120) as response:
-            found = KERNEL_ID.search(response.read().decode("utf-8", "replace"))
+            self.page = response.read()
+            found = KERNEL_ID.search(self.page.decode("utf-8", "replace"))
         assert found, "the page carries its kernel's id"
         return found.group(1)
 
@@ -204,6 +206,9 @@ PROBES = [
     ("GET", "/voila/templates/..%2f..%2f..%2f/static/x"),
     ("GET", "/voila/labextensions/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
     ("GET", "/voila/api/themes/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
+    ("GET", "/docket/static/../server_guard.py"), ("GET", "/docket/static/%2e%2e/server_guard.py"),
+    ("GET", "/docket/static/..%2fserver_guard.py"), ("GET", "/docket/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
+    ("GET", "/docket/static/"), ("GET", "/docket/static/nothing-here.js"),
 ]
 
 
@@ -223,6 +228,11 @@ def test_no_jupyter_api_for_anyone(server: tuple[str, int, Path]) -> None:
         assert b"Traceback" not in body, (method, path)
     status, body = request(base, "GET", "/voila/templates/lab/static/voila.js")
     assert status == 200 and len(body) > 1000, "the page's own script must still be served"
+    scripts = re.findall(rb'<script defer src="/docket/static/([a-z0-9_.-]+\.js)">', visitor.page)
+    assert b"page.js" in scripts, "docket's page scripts go into the page"
+    for name in scripts:
+        status, body = request(base, "GET", "/docket/static/" + name.decode())
+        assert status == 200 and body, f"{name!r} is announced in the page but not served"
     assert visitor.close_page(kernel) == 204, "the probes must not have touched the kernel"
     logged = log.read_text(errors="replace")
     assert "404 GET /api/kernels " in logged, "refusals are logged"

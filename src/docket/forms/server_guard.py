@@ -278,6 +278,31 @@ class PageHandler(_PlainErrors, TornadoVoilaHandler):
         finally:
             starting.discard(id(self))
 
+    _body_state = 0  # 0: before <body, 1: inside its tag, 2: prefix written
+
+    def body_prefix(self) -> str:
+        """What goes right after ``<body ...>``: a ``<script defer>`` per ``*.js`` file of docket's
+        page scripts (:data:`PAGE_STATIC`), in name order, so a page script can be added as a
+        file. They are docket's own files, served by this server (never from a CDN)."""
+        base = url_path_join(self.base_url, "docket/static/")
+        return "".join(f'<script defer src="{base}{name}"></script>' for name in page_scripts())
+
+    def write(self, chunk: Any) -> None:
+        """Voila's page with :meth:`body_prefix` right after ``<body ...>``.
+
+        Voila streams its template in pieces, and the ``<body`` tag's attributes arrive split
+        over several, so the prefix goes after the first ``>`` that follows ``<body``."""
+        if self._body_state < 2 and isinstance(chunk, str):
+            start = 0
+            if self._body_state == 0:
+                start = chunk.find("<body")
+                self._body_state = 1 if start >= 0 else 0
+            end = chunk.find(">", start) if self._body_state == 1 else -1
+            if end >= 0:
+                chunk = chunk[:end + 1] + self.body_prefix() + chunk[end + 1:]
+                self._body_state = 2
+        super().write(chunk)
+
     def on_finish(self) -> None:
         # A page rendered but never connected (no JavaScript, a link preview, a tab closed while
         # loading) would otherwise keep its kernel until the idle culler comes round. The grace
@@ -296,7 +321,6 @@ class DeskPageHandler(PageHandler):
     """A desk page (review or dashboard): only for a live session, whose key its kernel gets."""
 
     session: desk_auth.Session | None = None
-    _bar_state = 0  # 0: before <body, 1: inside its tag, 2: bar written
 
     def claim_owner(self) -> str | None:
         found = desk_session(self)
@@ -316,22 +340,12 @@ class DeskPageHandler(PageHandler):
         env[KEY_VARIABLE] = self.session.key
         return env
 
-    def write(self, chunk: Any) -> None:
-        """Voila's page, with the desk bar (who, the pages, sign-out) right after ``<body ...>``.
-
-        Voila streams its template in pieces, and the ``<body`` tag's attributes arrive split
-        over several, so the bar goes after the first ``>`` that follows ``<body``."""
-        if self._bar_state < 2 and isinstance(chunk, str) and self.session is not None:
-            start = 0
-            if self._bar_state == 0:
-                start = chunk.find("<body")
-                self._bar_state = 1 if start >= 0 else 0
-            end = chunk.find(">", start) if self._bar_state == 1 else -1
-            if end >= 0:
-                bar = desk_auth.desk_bar(self.session.member, self.xsrf_form_html(), self.base_url)
-                chunk = chunk[:end + 1] + bar + chunk[end + 1:]
-                self._bar_state = 2
-        super().write(chunk)
+    def body_prefix(self) -> str:
+        """The page's scripts, then the desk bar (who, the pages, sign-out)."""
+        bar = ""
+        if self.session is not None:
+            bar = desk_auth.desk_bar(self.session.member, self.xsrf_form_html(), self.base_url)
+        return super().body_prefix() + bar
 
 
 class _DeskForm(_PlainErrors, web.RequestHandler):
@@ -490,6 +504,26 @@ class ThemeFiles(_NoClimbing, ThemesHandler):
     pass
 
 
+#: docket's own page scripts and styles (``/docket/static/...``), shipped inside the package.
+PAGE_STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+
+
+def page_scripts() -> list[str]:
+    """The ``*.js`` files of :data:`PAGE_STATIC`, in name order (read once per page: a handful)."""
+    try:
+        return sorted(n for n in os.listdir(PAGE_STATIC) if n.endswith(".js"))
+    except FileNotFoundError:
+        return []
+
+
+class DocketStaticFiles(_NoClimbing, web.StaticFileHandler):
+    """docket's page scripts; ``Cache-Control: no-cache`` so an upgrade is seen at the next page."""
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+
 #: Voila's handler classes that the page needs, and what replaces each; every other route is dropped.
 KEPT = {
     KernelHandler: OwnKernelModel,
@@ -562,6 +596,7 @@ class DocketVoila(Voila):
                 routes.append((pattern, KEPT[handler], *options))
             # Dropped: the login and logout pages,
             # /voila/files/, the preheat and progressive-rendering sockets, the catch-all.
+        routes.append((url_path_join(server, "/docket/static/(.*)"), DocketStaticFiles, {"path": PAGE_STATIC}))
         return routes
 
 
