@@ -340,3 +340,21 @@ def test_notebooks_run_under_nbval_as_a_reviewer(tmp_path: Path, dk: Docket) -> 
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "4 passed" in proc.stdout  # two code cells each
+
+
+def test_provider_text_is_shown_as_text_never_as_markup(dk: Docket) -> None:
+    """A provider's name, organisation, title and comment are theirs to type: on the staff's
+    desk they are text, so a ``<script>`` or an ``<img onerror>`` in them is never markup."""
+    doc = json.loads(CTD.read_text(encoding="utf-8"))
+    doc["provider"]["name"] = "Ana <script>alert(1)</script>"
+    doc["provider"]["organisation"] = "Ifremer <img src=x onerror=alert(2)>"
+    doc["metadata"]["project_descriptive"]["title"]["en"] = "CTD casts <b onclick=alert(3)>in the Bay</b> of Biscay"
+    request_id = dk.submit(doc)["id"]
+    dk.comment(request_id, "see <iframe src=javascript:alert(4)></iframe>")
+    desk = ReviewDesk(as_role(dk, "reviewer"))
+    desk.open(request_id)
+    view = lxml.html.fromstring(desk.summary.value)
+    assert not view.xpath("//script | //img | //iframe | //*[@onclick] | //*[@onerror]")
+    text = view.text_content()
+    assert "Ana <script>alert(1)</script>" in text and "Ifremer <img src=x onerror=alert(2)>" in text
+    assert "<b onclick=alert(3)>in the Bay</b>" in text and "<iframe src=javascript:alert(4)></iframe>" in text

@@ -217,6 +217,88 @@ def test_sniff_reads_magic_bytes(tmp_path):
         check_file(tmp_path)
 
 
+def write_grouped(path: Path) -> Path:
+    """A NetCDF-4 file with nested groups (as model output and some instruments write them): a
+    good root, a defect in ``ocean`` and two in ``ocean/deep``, each only visible by walking the
+    groups."""
+    ds = netCDF4.Dataset(str(path), "w", format="NETCDF4")
+    ds.Conventions = "CF-1.8"
+    ds.title = "grouped profile"
+    ds.createDimension("depth", 4)
+    z = ds.createVariable("depth", "f4", ("depth",))
+    z.setncatts({"units": "m", "standard_name": "depth", "positive": "down", "axis": "Z"})
+    z[:] = np.array([0, 1, 2, 5], dtype="f4")
+    ocean = ds.createGroup("ocean")
+    t = ocean.createVariable("temperature", "f4", ("depth",))  # uses the root's dimension
+    t.long_name = "sea water temperature"  # and has no units
+    t[:] = np.array([12, 11.5, 11, 10], dtype="f4")
+    deep = ocean.createGroup("deep")
+    deep.createDimension("layer", 3)
+    layer = deep.createVariable("layer", "i4", ("layer",))
+    layer.units = "1"
+    layer[:] = np.array([1, 3, 2], dtype="i4")  # not monotonic
+    salt = deep.createVariable("salinity", "f4", ("layer",), fill_value=np.float32(35.0))
+    salt.setncatts({"units": "1e-3", "missing_value": np.float64(-1.0),  # of another type
+                    "valid_range": np.array([0.0, 42.0], dtype="f4")})  # and the fill inside it
+    salt[:] = np.array([34.9, 35.1, 35.2], dtype="f4")
+    ds.createGroup("empty")
+    ds.close()
+    return path
+
+
+def test_nested_groups_are_walked_and_named_by_their_path(tmp_path):
+    report = check_file(write_grouped(tmp_path / "grouped.nc"))
+    report.validate()
+    checks = by_id(report)
+    assert checks["netcdf.opens"]["found"] == (
+        "NetCDF-4 (HDF5): 2 dimensions, 4 variables, 3 groups below the root")
+    assert report.files[0]["dimensions"] == {"depth": 4, "ocean/deep/layer": 3}
+    assert report.files[0]["variables"] == ["depth", "ocean/temperature", "ocean/deep/layer",
+                                            "ocean/deep/salinity"]
+    units = checks["netcdf.units"]
+    assert units["found"] == "1 of 4 variables without units"
+    assert [(loc["column"], loc["path"]) for loc in units["locations"]] == [
+        ("ocean/temperature", "ocean/temperature:units")]
+    fill = checks["netcdf.fill-value"]
+    assert sorted((loc["path"], loc["note"]) for loc in fill["locations"]) == [
+        ("ocean/deep/salinity:_FillValue", "inside the valid range [0.0, 42.0]"),
+        ("ocean/deep/salinity:missing_value", "missing_value is float64, the variable is float32")]
+    order = checks["netcdf.coordinates"]
+    assert [(loc["column"], loc["path"], loc["value"]) for loc in order["locations"]] == [
+        ("ocean/deep/layer", "ocean/deep/layer[2]", 2)]
+    assert checks["netcdf.conventions"]["status"] == "valid"  # the root group's, as CF says
+
+
+def test_a_declared_variable_in_a_group_is_found_by_its_path(tmp_path):
+    path = write_grouped(tmp_path / "grouped.nc")
+    entry = {"name": "g.nc", "location": str(path),
+             "structure": {"dimensions": {"ocean/deep/layer": 3},
+                           "variables": {"ocean/temperature": {"dimensions": ["depth"]},
+                                         "ocean/deep/salinity": {"units": "1e-3"}}}}
+    report = check_request(request([entry]), {"g.nc": path}, severities={"cf": "off"})
+    structure = next(c for c in report.checks if c.id == "netcdf.structure")
+    assert structure.status == "valid", structure.locations
+    assert structure.found == "the declared 1 dimension and 2 variables are in the file, as declared"
+
+
+def test_groups_nested_past_the_bound_are_named_not_read(tmp_path):
+    """A provider's file is hostile input: 40 levels of groups are read to 32, and the rest said."""
+    path = tmp_path / "deep.nc"
+    ds = netCDF4.Dataset(str(path), "w", format="NETCDF4")
+    ds.Conventions = "CF-1.8"
+    group = ds
+    for level in range(40):
+        group = group.createGroup(f"g{level}")
+    group.createVariable("hidden", "f4", ())  # past the bound: not read, so not reported
+    ds.close()
+    report = check_file(path)
+    opens = by_id(report)["netcdf.opens"]
+    assert opens["found"].endswith("32 groups below the root (1 more group not read: deeper than "
+                                   "32 levels or more than 1000 groups)")
+    assert any("were not read (too deep or too many)" in n for n in report.notes)
+    assert not [v for v in report.files[0]["variables"] if v.endswith("hidden")]
+
+
 # --------------------------------------------------------------------------- a request's NetCDF files
 
 

@@ -197,7 +197,8 @@ def test_an_invalid_form_is_refused_with_every_error_and_its_path_and_nothing_st
     }
     assert row_counts(instance_dir) == before
     text = cli("import", OFFLINE / "invalid.json", instance=instance_dir)
-    assert "$.data.provider.email: 'jonas.weber(at)soil-lab.example.de' is not a valid email" in text.out
+    # worded from the one catalogue of messages, as the page and the notebook word it
+    assert "$.data.provider.email: 'jonas.weber(at)soil-lab.example.de' is not a valid e-mail address" in text.out
 
 
 def test_validation_happens_before_any_write(tmp_path: Path, instance_dir: Path) -> None:

@@ -36,6 +36,7 @@ from prov.model import (
 from rdflib import namespace as ns
 
 import docket
+import docket.api as docket_api
 from docket.provenance import identifiers as ids
 from docket.provenance.export import deserialize
 from docket.provenance.recorder import Id, Uri
@@ -161,6 +162,15 @@ def _template_terms(doc: dict) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One request through every step; the first file is given as a bare path (not a URI)."""
+    monkeypatch = pytest.MonkeyPatch()
+    request_fixture = _flow(tmp_path_factory, monkeypatch)
+    try:
+        yield from request_fixture
+    finally:
+        monkeypatch.undo()
+
+
+def _flow(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("vocabulary") / "inst"
     docket.init(folder, project="ocean", base_uri=BASE, local_roots=["inbox", str(ROOT / "examples")]).close()
     request = json.loads((ROOT / "examples" / "requests" / "weather-table-schema.json").read_text())
@@ -176,6 +186,15 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             return validate(name, *args, **kw)
 
         d.schemas.validate = timed
+        # A revision is stored as a draft: checked for what it holds (docket.drafts), not for
+        # what it lacks; that check, too, is validation inside the submission.
+        draft_check = docket_api.validate_draft
+
+        def timed_draft(schemas: Any, document: Any, what: str = "request") -> None:
+            validated.append(dt.datetime.now(dt.UTC))
+            draft_check(schemas, document, what)
+
+        monkeypatch.setattr(docket_api, "validate_draft", timed_draft)
         reviewer = as_role(d, "reviewer", "Eva Novak", email="eva@example.org")
         manager = as_role(d, "data-manager", "Dana Data", email="dana@example.org")
         dana = manager.caller.account

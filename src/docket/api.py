@@ -25,6 +25,7 @@ from docket import __version__, access
 from docket.access import ANONYMOUS, Caller
 from docket.canonical import digest
 from docket.documents import check_json_value, check_text, load_json_file
+from docket.drafts import check_complete, provider_key, provider_of, title_of, validate_draft
 from docket.errors import BadInput, Conflict, NotFound, Refused
 from docket.instance import Instance
 from docket.people import accounts, links
@@ -34,8 +35,8 @@ from docket.provenance import identifiers as ids
 from docket.provenance.recorder import Id, Recorder, Uri
 from docket.steps.context import MAX_REVISION, StepContext, now, parse_ref
 from docket.store import Store, tables
-from docket.text import pick
 from docket.transfer.credentials import strip_passwords
+from docket.uploads.locations import check_locations
 from docket.validation import SchemaSet, record_only_fields
 from docket.workflow import (
     STEPS,
@@ -462,6 +463,7 @@ class Docket:
         origin: str | None = None,
         write: Callable[[Connection, str, int], None] | None = None,
         state: str = "submitted",
+        place: Callable[[dict[str, Any], str], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Store a new request (revision 1, review state ``submitted``) and its PROV.
 
@@ -483,7 +485,11 @@ class Docket:
         # A password in a URL is taken out before anything (validation messages included) sees it.
         doc, warnings = strip_passwords(self._load(document))
         validated = now()
-        self.schemas.validate("request", doc, "request")
+        if state == "draft":  # a draft may still lack fields; what it holds is checked (docket.drafts)
+            validate_draft(self.schemas, doc, "request")
+        else:
+            self.schemas.validate("request", doc, "request")
+        check_locations(doc, self.instance)  # never transferable: refused now, not after approval
         caller = self.caller
         actor = self._actor(doc)
         project = doc.get("project") or self.config.project
@@ -499,13 +505,17 @@ class Docket:
         with self.store.transaction() as conn:
             number = self._next_number(conn, project)
             request_id = f"{project}-{number:04d}"
+            if place is not None:  # e.g. uploaded files moved to inbox/<id>/ (docket.uploads.Placement)
+                doc = place(doc, request_id)
             record = self._record(doc, request_id, 1, state, steps, actor, at, created=(actor.label, at))
             title = self._title(doc)
             conn.execute(tables.requests.insert(), {
                 "id": request_id, "project": project, "number": number, "revision": 1,
-                "review_state": state, "title": title, "provider": doc["provider"].get("email") or doc["provider"]["name"],
+                "review_state": state, "title": title, "provider": provider_key(doc),
                 "steps": steps, "version": 1, "created_date": at, "last_modified_date": at,
-                "owner": caller.owner_value(doc["provider"]),
+                # an anonymous draft that names nobody yet is owned by its link alone
+                "owner": (caller.owner_value(provider_of(doc)) if provider_key(doc)
+                          or (caller.account is not None and caller.account.role == "provider") else None),
                 "submitted_by": caller.account.person_id if caller.account is not None else None,
             })
             if caller.account is None:  # the page or a provider by e-mail: their way back in
@@ -546,7 +556,11 @@ class Docket:
         doc = {k: v for k, v in self._load(document).items() if k not in self._record_only}
         doc, warnings = strip_passwords(doc)  # as in submit: never stored, never echoed
         validated = now()
-        self.schemas.validate("request", doc, "request")
+        if minor:  # an approved record stays approved: it must stay complete
+            self.schemas.validate("request", doc, "request")
+        else:  # the new revision is a draft, which may still lack fields (docket.drafts)
+            validate_draft(self.schemas, doc, "request")
+        check_locations(doc, self.instance)  # never transferable: refused now, not after approval
         actor = self._actor(doc)
         at = now()
         with self._refusals_audited("revise", request_id), self.store.transaction() as conn:
@@ -566,8 +580,11 @@ class Docket:
             steps, reopened = (row.steps, []) if state != "draft" else _reopened(row.steps)
             record = self._record(doc, request_id, revision, state, steps, actor, at,
                                   created=(created["created_by"], created["created_date"]))
+            named = {"provider": provider_key(doc)} if not row.provider and provider_key(doc) else {}
+            if row.owner is None and named:  # a draft begun without naming its provider
+                named["owner"] = self.caller.owner_value(provider_of(doc))
             self._update_request(conn, row, revision=revision, review_state=state,
-                                 title=self._title(doc),
+                                 title=self._title(doc), **named,
                                  steps=record["steps"], at=at)
             content_digest = self._write_revision(conn, record, actor, at)
             if state != row.review_state:
@@ -591,6 +608,7 @@ class Docket:
         fields: list[str] | None = None,
         expected_revision: int | None = None,
         origin: str | None = None,
+        accept_licence: bool = False,
     ) -> dict[str, Any]:
         """Move the review state, as the caller's role allows.
 
@@ -600,9 +618,16 @@ class Docket:
         manager) submits a draft, withdraws, and reopens a rejected request; a data manager
         retires. ``ID.N`` (or ``expected_revision``) decides on revision N only: if the request
         moved on, or someone decided first, it is a conflict (exit 4) naming who.
+
+        licence-accepted: a revision whose licence is not on the SPDX list (free text) is approved
+        only with ``accept_licence`` -- the reviewer accepts that licence, and the acceptance is part
+        of the approval (a history row ``licence``/``accepted``, the audit detail and the decision's
+        ``dkt:acceptedLicence`` in PROV).
         """
         started = now()  # the review activity starts with the reviewer's call
         request_id, rev = parse_ref(request_id)
+        if accept_licence and to_state != "approved":
+            raise BadInput(f"--accept-licence accepts a licence when approving, not when moving to {to_state!r}")
         expected_revision = expected_revision or rev
         if comment is not None:
             check_text(comment, "the comment")
@@ -630,6 +655,11 @@ class Docket:
             _expect_revision(row, expected_revision, self._last_writer(conn, row))
             role = "provider" if caller.link_request == row.id else caller.role
             check_review_transition(row.review_state, target, role)
+            if target == "submitted":  # the review queue holds complete requests only
+                stored = conn.execute(select(tables.revisions.c.document).where(
+                    tables.revisions.c.request_id == row.id, tables.revisions.c.revision == row.revision)).scalar_one()
+                check_complete(self.schemas, {k: v for k, v in stored.items() if k not in self._record_only}, row.id)
+            accepted = self._licence_accepted(conn, row, accept_licence) if target == "approved" else None
             if (target == "rejected" or deciding and target == "draft") and not comment:
                 raise BadInput(f"{'a rejection' if target == 'rejected' else 'a request for changes'} needs a "
                                "comment (-m) that tells the provider what to change")
@@ -638,7 +668,7 @@ class Docket:
             actor = self._actor(None, row)
             label = "request-changes" if deciding and target == "draft" else target
             self._history(conn, request_id, row.revision, "review", None, row.review_state, target, None, actor, at,
-                          comment)
+                          comment, also=[("licence", None, None, "accepted", None, accepted)] if accepted else [])
             steps = copy.deepcopy(row.steps)
             step_outcome = {"approved": ("closed", "accepted"), "rejected": ("action-required", None)}.get(target)
             if label == "request-changes":
@@ -654,7 +684,8 @@ class Docket:
                               step_outcome[1], actor, at, comment)
             self._update_request(conn, row, review_state=target, steps=steps, at=at)
             self._audit(conn, actor, "review", request_id, {"from": row.review_state, "to": target,
-                                                           **({"action": label} if label != target else {})},
+                                                           **({"action": label} if label != target else {}),
+                                                           **({"licence_accepted": accepted} if accepted else {})},
                         origin, at)
             if comment and deciding:  # the reviewer's words start (or join) the conversation
                 for path in fields or [None]:
@@ -667,6 +698,7 @@ class Docket:
                 "decision": Id(ids.step_node(request_id, "review", n, "decision")),
                 # the state is the decision's (a revision entity keeps its attributes for ever)
                 "fromState": row.review_state, "toState": target, "comment": comment,
+                "acceptedLicence": accepted,  # a licence not on the SPDX list, accepted by this approval
                 # the review step, when this decision moved it (approval closes it)
                 "stepStatus": step_outcome[0] if step_outcome else None,
                 "outcome": step_outcome[1] if step_outcome else None,
@@ -679,6 +711,24 @@ class Docket:
                 self._notify(conn, event, request_id, row.revision, None, at, comment=comment, fields=fields)
         return {"id": request_id, "revision": row.revision, "review_state": target,
                 **({"action": label} if label != target else {})}
+
+    def _licence_accepted(self, conn: Connection, row: Any, accept: bool) -> str | None:
+        """licence-accepted: the licence of the revision being approved, when it is not on the SPDX
+        list and the reviewer accepts it (None for an SPDX licence, or none); refused otherwise."""
+        from docket.vocabularies import spdx
+
+        stored = conn.execute(select(tables.revisions.c.document).where(
+            tables.revisions.c.request_id == row.id, tables.revisions.c.revision == row.revision)).scalar_one()
+        admin = (stored.get("metadata") or {}).get("dataset_administrative") or {}
+        licence = admin.get("licence")
+        if not isinstance(licence, str) or not licence.strip() or spdx.is_spdx(licence):
+            return None
+        if not accept:
+            shown = licence if len(licence) <= 80 else licence[:80] + "…"
+            raise access.refuse("licence-accepted", f"{row.id}.{row.revision} has the licence {shown!r}, which is "
+                                                    "not on the SPDX licence list: approve it with --accept-licence "
+                                                    "if you accept that licence, or ask the provider for an SPDX one")
+        return licence
 
     def _check_undecided(self, conn: Connection, row: Any, expected_revision: int | None) -> None:
         """decided-once: a decision on a revision someone already decided is a conflict naming them."""
@@ -978,7 +1028,7 @@ class Docket:
             return Actor.of_account(caller.account)
         if doc is None and row is not None:
             doc = self._current_document(row)
-        if doc is None:
+        if doc is None or not provider_of(doc).get("name"):  # (a draft that names nobody yet)
             return Actor(caller.who, "provider")
         return Actor.provider_of(doc)
 
@@ -1003,7 +1053,7 @@ class Docket:
                     comment=comment, fields=fields, at=at, attachments=attachments)
 
     def _title(self, doc: dict[str, Any]) -> str:
-        return pick(doc["metadata"]["project_descriptive"]["title"], self.config.languages)
+        return title_of(doc, self.config.languages)  # "" for a draft without a title yet
 
     def _load(self, document: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
         """The request document, held to the rules of :mod:`docket.documents` whichever way it came.
@@ -1077,7 +1127,8 @@ class Docket:
              "size": f.get("size"), "md5": f.get("md5"), "sha256": f.get("sha256"),
              "media_type": f.get("media_type"), "encoding": f.get("encoding"), "rows": f.get("rows"),
              "status": "declared", "updated_date": at}
-            for f in record["files"]
+            # a draft's files may still be half described: only those with a name and a location
+            for f in record.get("files", []) if isinstance(f, dict) and f.get("name") and f.get("location")
         ]
         if rows:
             conn.execute(tables.files.insert(), rows)
@@ -1121,7 +1172,7 @@ class Docket:
         its whole life, and the revision is later approved or rejected."""
         request_id, revision = record["id"], record["revision"]
         schema = record["schema"]
-        provider = record["provider"]
+        provider = provider_of(record)  # a draft may name nobody yet: "provider not yet named"
         revision_id = ids.revision_id(request_id, revision)
         return {
             "activity": Id(ids.step_id(request_id, "request", revision)),
@@ -1137,8 +1188,8 @@ class Docket:
             "validatedTime": validated,
             "schema": Id(ids.schema_id(schema["version"])),
             "schemaVersion": schema["version"],
-            **self._agent_values("provider", Actor(provider["name"], "provider", provider.get("email"),
-                                                   provider.get("orcid"))),
+            **self._agent_values("provider", Actor(provider.get("name") or provider.get("email") or "provider not yet named",
+                                                   "provider", provider.get("email"), provider.get("orcid"))),
             **self._software_values(),
             "startTime": started,  # received, before validation
             "endTime": now(),  # the revision is written: just before the commit

@@ -17,8 +17,8 @@ files, not what the provider declared), ``created_by``/``created_date`` (the sam
 revision of a request) and ``last_modified_by``/``last_modified_date`` (they change on every
 write; ``docket history`` says who made each revision and when).
 
-Lists are compared by position, except ``files`` and Table Schema ``fields``, whose items have
-unique names: there items are matched by ``name``, so an inserted file is one ``added`` and not a
+Lists are compared by position, except ``files``, Table Schema ``fields`` and a Data Package's
+``resources``, whose items have unique names: there items are matched by ``name``, so an inserted file is one ``added`` and not a
 cascade of changes to the files after it. An item whose place among the others changed (a swap,
 a column moved) is ``moved`` (``old`` and ``new`` are its old and new paths); an item that is
 renamed is the old name ``removed`` and the new one ``added``. If a list's names are missing or
@@ -43,7 +43,7 @@ NOT_CONTENT = frozenset({
 })
 
 #: Lists whose items are matched by their ``name`` (when every item has a unique one).
-MATCHED_BY_NAME = frozenset({"files", "fields"})
+MATCHED_BY_NAME = frozenset({"files", "fields", "resources"})  # resources: a Data Package's
 
 OPS = ("added", "removed", "changed", "moved")
 

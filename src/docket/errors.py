@@ -7,21 +7,32 @@ conflict without parsing text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an input: where (a JSON path, a file, a row...) and what."""
+    """One thing wrong with an input: where (a JSON path, a file, a row...) and what.
+
+    ``id`` and ``values``, when set, name the message in :mod:`docket.messages` (its catalogue
+    gives the words in each language; ``message`` is the English one), so the page, the offline
+    notebook, the import report and the CLI word the same problem the same way. Two problems are
+    the same problem when their place and English message are.
+    """
 
     where: str
     message: str
+    id: str = field(default="", compare=False)
+    values: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
 
     def as_dict(self) -> dict[str, str]:
-        return {"where": self.where, "message": self.message}
+        out = {"where": self.where, "message": self.message}
+        if self.id:
+            out["id"] = self.id
+        return out
 
 
 class DocketError(Exception):

@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ from referencing.jsonschema import DRAFT202012
 
 from docket.documents import json_path
 from docket.errors import InstanceError, InvalidDocument, Problem
+from docket.messages import portable
+from docket.messages import problem as catalogued
 from docket.resources import schema_dir
 
 SUFFIX = ".schema.json"
@@ -35,60 +36,24 @@ _ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$"
 format_checker = FormatChecker()
 
 
-@format_checker.checks("email")
-def is_email(value: object) -> bool:
-    """Stricter than jsonschema's default (which only looks for an @): a domain with a dot."""
-    return not isinstance(value, str) or bool(_EMAIL.match(value))
-
-
-def orcid_checksum_ok(orcid: str) -> bool:
-    """ISO 7064 11-2 check digit of an ORCID iD, as ORCID documents it."""
-    digits = orcid.replace("-", "")
-    total = 0
-    for ch in digits[:-1]:
-        total = (total + int(ch)) * 2
-    check = (12 - total % 11) % 11
-    return digits[-1] == ("X" if check == 10 else str(check))
-
-
-@format_checker.checks("orcid")
-def is_orcid(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    match = _ORCID.match(value)
-    return bool(match) and orcid_checksum_ok(match.group(1))
+# The e-mail and ORCID checks live in docket.messages.portable, which the offline notebook
+# carries too: a provider's own Jupyter accepts exactly the addresses docket accepts.
+is_email = format_checker.checks("email")(portable.is_email)
+is_orcid = format_checker.checks("orcid")(portable.is_orcid)
+orcid_checksum_ok = portable.orcid_checksum_ok
 
 
 def problem_from_error(error: ValidationError) -> Problem:
-    """A jsonschema error as a Problem whose path names the offending field itself."""
-    path = list(error.absolute_path)
-    message = error.message
-    if error.validator == "required":
-        match = re.match(r"'(.+)' is a required property", message)
-        if match:
-            path.append(match.group(1))
-            message = "is required"
-    elif error.validator in ("additionalProperties", "unevaluatedProperties"):
-        match = re.search(r"\('(.+)' (?:was|were) unexpected\)", message)
-        if match:
-            names = match.group(1).split("', '")
-            path.append(names[0])
-            message = "is not a known field" if len(names) == 1 else f"unknown fields: {', '.join(names)}"
-    elif error.validator == "oneOf" and error.context:
-        # Pick the alternative that got furthest, so "title" says why, not just "not valid".
-        best = max(error.context, key=lambda e: len(list(e.absolute_path)))
-        return problem_from_error(best) if list(best.absolute_path) != path else Problem(json_path(path), best.message)
-    elif error.validator == "format":
-        message = f"{error.instance!r} is not a valid {error.validator_value}"
-    elif error.validator == "enum":
-        message = f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
-    return Problem(json_path(path), message)
+    """A jsonschema error as a Problem whose path names the offending field itself, with the
+    message id and values of :mod:`docket.messages` (so every place words it the same)."""
+    path, message_id, values = portable.describe(error)
+    return catalogued(json_path(path), message_id, **values)
 
 
 # Rules JSON Schema cannot say (an end after its start); each yields Problems for a document.
 # SchemaSet runs them only on a document that passed its schema, so a rule may rely on the types
 # the schema promises; the form page also runs them on partly filled data, so each rule must
-# still look before it leaps (``_dig``, ``isinstance``) rather than fail on a wrong type.
+# still look before it leaps (``portable.dig``, ``isinstance``) rather than fail on a wrong type.
 Rule = Callable[[dict], Iterator[Problem]]
 RULES: dict[str, list[Rule]] = {}
 
@@ -103,37 +68,11 @@ def rule(schema_name: str) -> Callable[[Rule], Rule]:
     return deco
 
 
-def _dig(doc: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(doc, dict):
-            return None
-        doc = doc.get(key)
-    return doc
-
-
-def _date(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 @rule("request")
 def _coverage_in_order(doc: dict) -> Iterator[Problem]:
-    start = _date(_dig(doc, "metadata", "experiment_contextual", "temporal_coverage", "start"))
-    end = _date(_dig(doc, "metadata", "experiment_contextual", "temporal_coverage", "end"))
-    if start and end and end < start:
-        yield Problem(
-            "$.metadata.experiment_contextual.temporal_coverage.end",
-            f"end {end.isoformat()} is before start {start.isoformat()}",
-        )
-    south = _dig(doc, "metadata", "experiment_contextual", "spatial_coverage", "south")
-    north = _dig(doc, "metadata", "experiment_contextual", "spatial_coverage", "north")
-    if _is_number(south) and _is_number(north) and south > north:
-        yield Problem(
-            "$.metadata.experiment_contextual.spatial_coverage.south",
-            f"south {south} is north of north {north}",
-        )
+    # The rule itself is portable (the offline notebook runs the very same code).
+    for path, message_id, values in portable.coverage_problems(doc):
+        yield catalogued(json_path(path), message_id, **values)
 
 
 def _is_number(value: Any) -> bool:
@@ -142,16 +81,21 @@ def _is_number(value: Any) -> bool:
 
 @rule("request")
 def _file_names_unique(doc: dict) -> Iterator[Problem]:
-    files = doc.get("files")
-    if not isinstance(files, list):
-        return
-    seen: set[str] = set()
-    for i, entry in enumerate(files):
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if isinstance(name, str):
-            if name in seen:
-                yield Problem(f"$.files[{i}].name", f"file name {name!r} appears twice")
-            seen.add(name)
+    for path, message_id, values in portable.file_name_problems(doc):
+        yield catalogued(json_path(path), message_id, **values)
+
+
+@rule("request")
+def _tables_to_their_standards(doc: dict) -> Iterator[Problem]:
+    """A Data Package in dataset_structural and the files' dialects, held to the official
+    Frictionless profiles (docket.checks.package.request_problems). The checks are imported only
+    when a request has either, so other requests validate without loading them."""
+    files = doc.get("files") if isinstance(doc.get("files"), list) else []
+    if isinstance(portable.dig(doc, "metadata", "dataset_structural", "resources"), list) or any(
+            isinstance(f, dict) and "dialect" in f for f in files):
+        from docket.checks.package import request_problems
+
+        yield from request_problems(doc)
 
 
 def cross_field_problems(schema_name: str, document: dict) -> list[Problem]:

@@ -216,6 +216,10 @@ def scan_file(
         "header": list(table.header),
         "encoding": table.prepass.encoding,
         "delimiter": table.dialect.delimiter,
+        # lines ending in each terminator (the prepass's count): congruence.delimiters compares
+        # them with a declared record delimiter
+        "line_endings": {"crlf": table.prepass.line_ends["\r\n"], "lf": table.prepass.line_ends["\n"],
+                         "cr": table.prepass.line_ends["\r"]},
         "schema": schema is not None,
         "checked": not table.unreadable,
         "reason": table.unreadable,
@@ -268,25 +272,11 @@ def _schema_warnings(schema: dict[str, Any] | None) -> list[str]:
 def schema_for(record: dict[str, Any], file: dict[str, Any]) -> dict[str, Any] | None:
     """The Table Schema that applies to a declared file: dataset_structural itself, or, when
     dataset_structural is a whole Data Package, the inline schema of the resource whose ``name``,
-    ``path`` or path's last part is the file's name (a schema given as a path cannot be read:
-    a request carries no package folder)."""
-    structural = (record.get("metadata") or {}).get("dataset_structural")
-    if not isinstance(structural, dict):
-        return None
-    if isinstance(structural.get("fields"), list):
-        return structural
-    name = file.get("name")
-    resources = structural.get("resources")
-    for res in resources if isinstance(resources, list) else []:
-        if not isinstance(res, dict):
-            continue
-        path = res.get("path")
-        names = (res.get("name"), path, path.replace("\\", "/").rsplit("/", 1)[-1]
-                 if isinstance(path, str) else None)
-        if isinstance(name, str) and name in names:
-            schema = res.get("schema")
-            return schema if isinstance(schema, dict) else None
-    return None
+    ``path`` or path's last part is the file's name (:mod:`docket.structural`; a schema given as
+    a path cannot be read: a request carries no package folder)."""
+    from docket import structural
+
+    return structural.schema_for(structural.structural_of(record), file.get("name"))
 
 
 def is_tabular(file: dict[str, Any], path: str | Path | None = None) -> bool:
@@ -351,6 +341,7 @@ def check_request(
     # scanned with the whole request at hand, so a foreign key to another of its files is checked.
     plans: list[tuple[dict[str, Any], Any]] = []
     counted: dict[str, int] = {}  # data rows of each table the scan read, by declared name
+    read: dict[str, dict[str, Any]] = {}  # its header, line endings and delimiter, likewise
     for f in declared_files(record):
         name = str(f.get("name", ""))
         path = context.files.get(name)
@@ -370,7 +361,10 @@ def check_request(
             continue
         schema, dialect, table_notes = _table_settings(record, f, name)
         notes.extend(table_notes)
-        plans.append((f, (path, media, _RequestTable(name, f, path, schema, dialect))))
+        from docket import structural
+
+        encoding = structural.encoding_for(structural.structural_of(record), f)
+        plans.append((f, (path, media, _RequestTable(name, f, path, schema, dialect, encoding))))
     with tempfile.TemporaryDirectory(prefix="docket-keys-") as tmp:
         keys = RequestKeys(record, [p[2] for _, p in plans if p is not None and p[2] is not None],
                            Path(tmp), spill_rows, sample_size)
@@ -389,20 +383,24 @@ def check_request(
                 notes.extend(file_notes)
                 continue
             table_results, info = scan_file(
-                path, table.schema, name=name, severities=sev, encoding=f.get("encoding"),
+                path, table.schema, name=name, severities=sev, encoding=table.encoding,
                 dialect=table.dialect, sample_size=sample_size, block_size=block_size,
                 spill_rows=spill_rows, references=keys,
             )
-            results.extend(table_results)
+            results.extend(_hand_over_terminator(table_results, table, sev, sample_size))
             infos.append({**info, "media_type": media.media_type, "kind": media.kind})
             if info.get("checked"):
                 counted[name] = int(info["rows"])
-    # Data rows are known only now, and only for the tables that were read: a "rows" fact given
-    # with ``measured`` is replaced, so congruence.rows compares with what the scan counted.
+                read[name] = {"header": list(info["header"]), "line_endings": dict(info["line_endings"]),
+                              "delimiter": info["delimiter"]}
+    # Data rows, headers and line endings are known only now, and only for the tables that were
+    # read: such facts given with ``measured`` are replaced, so congruence.rows and
+    # congruence.delimiters compare with what the scan found.
     for facts in context.measured.values():
-        facts.pop("rows", None)
+        for key in ("rows", "header", "line_endings", "delimiter"):
+            facts.pop(key, None)
     for name, rows in counted.items():
-        context.measured.setdefault(name, {})["rows"] = rows
+        context.measured.setdefault(name, {}).update(rows=rows, **read[name])
     for cls in after_tables:
         results.extend(cls(severity=sev.get(cls.id), sample_size=sample_size).run(context))
     subject = {"kind": "request", "id": _str_or_none(record.get("id")),
@@ -423,7 +421,9 @@ def _table_settings(record: dict[str, Any], f: dict[str, Any], name: str
                      "the file was checked without it")
         schema = None
     notes.extend(f"{name}: {w}" for w in _schema_warnings(schema))
-    dialect = f.get("dialect")
+    from docket import structural
+
+    dialect = structural.dialect_for(structural.structural_of(record), f)  # its entry's, else its resource's
     try:
         dialect = validate_dialect(dialect, f"{name}: dialect") if dialect is not None else None
     except BadInput as exc:
@@ -431,6 +431,19 @@ def _table_settings(record: dict[str, Any], f: dict[str, Any], name: str
                      f"({'; '.join(str(p) for p in exc.problems)})")
         dialect = None
     return schema, dialect, notes
+
+
+def _hand_over_terminator(results: list[CheckResult], table: _RequestTable, sev: dict[str, str],
+                          sample_size: int) -> list[CheckResult]:
+    """A request's table whose dialect declares a ``lineTerminator`` has it compared with the
+    file by ``congruence.delimiters`` (what was declared against what arrived): its
+    ``table.line-terminator`` result says so instead of reporting the same lines a second time."""
+    if sev.get("congruence.delimiters") == "off" or "lineTerminator" not in (table.dialect or {}):
+        return results
+    cls = registry.get("table.line-terminator")
+    return [cls(severity=sev.get(cls.id), sample_size=sample_size).not_checked(
+                "the declared lineTerminator is compared with the file by congruence.delimiters",
+                table.name) if r.id == cls.id and r.status != "not-checked" else r for r in results]
 
 
 @dataclass
@@ -443,6 +456,8 @@ class _RequestTable:
     path: Path
     schema: dict[str, Any] | None
     dialect: dict[str, Any] | None
+    #: The declared encoding: the file entry's, else its package resource's.
+    encoding: str | None = None
 
 
 def resource_names(record: dict[str, Any], f: dict[str, Any]) -> list[str]:
@@ -453,18 +468,13 @@ def resource_names(record: dict[str, Any], f: dict[str, Any]) -> list[str]:
     without its extension (``soil_sites`` for ``soil_sites.csv``), since a request's files have
     no other names.
     """
+    from docket import structural
+
     name = str(f.get("name", ""))
     out: list[str] = []
-    structural = (record.get("metadata") or {}).get("dataset_structural")
-    resources = structural.get("resources") if isinstance(structural, dict) else None
-    for res in resources if isinstance(resources, list) else []:
-        if not isinstance(res, dict) or not isinstance(res.get("name"), str):
-            continue
-        path = res.get("path")
-        last = path.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(path, str) else None
-        if name in (res["name"], path, last):
-            out.append(res["name"])
-            break
+    res = structural.resource_for(structural.structural_of(record), name)
+    if res is not None and isinstance(res.get("name"), str):
+        out.append(res["name"])
     out.append(name)
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
     if stem not in out:
@@ -487,7 +497,7 @@ class RequestKeys:
         from docket.checks.package import Package, PackageKeys, Resource
 
         resources = [Resource(index=i, name=t.name, declared_path=t.name, path=t.path, schema=t.schema,
-                              dialect=t.dialect, encoding=_str_or_none(t.entry.get("encoding")))
+                              dialect=t.dialect, encoding=t.encoding)
                      for i, t in enumerate(tables)]
         owners: dict[str, set[str]] = {}
         for t in tables:

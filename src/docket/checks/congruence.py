@@ -193,6 +193,103 @@ class Rows(_CongruenceCheck):
         return results or [self.not_checked("no received table declares its record count")]
 
 
+#: How a line terminator is named in words (and the escapes EML writes it with).
+TERMINATORS = {"\r\n": "CRLF (\\r\\n)", "\n": "LF (\\n)", "\r": "CR (\\r)"}
+_ENDING_KEYS = {"crlf": "\r\n", "lf": "\n", "cr": "\r"}
+#: Field delimiters a table may use instead of the declared one.
+_CANDIDATES = (",", ";", "\t", "|")
+
+
+def _shown(delimiter: str) -> str:
+    return {"\t": "tab (\\t)", " ": "space"}.get(delimiter, repr(delimiter))
+
+
+def arrived_delimiter(declared: str, header: list[str], fields: int) -> str | None:
+    """The field delimiter the file uses when it is not ``declared``, else None.
+
+    Read with the declared delimiter, a file written with another one has one column whose label
+    holds the other delimiter (``"site,temp_c"`` read with ``;``); a schema of one field, whose
+    name is that label, is the exception.
+    """
+    if len(header) != 1 or fields == 1:
+        return None
+    counts = {d: header[0].count(d) for d in _CANDIDATES if d != declared}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else None
+
+
+@register
+class Delimiters(_CongruenceCheck):
+    """The record delimiter and field delimiter a table's dialect declares (its file entry's
+    ``dialect``, e.g. EML's ``recordDelimiter`` and ``fieldDelimiter``, or its package resource's)
+    against the file that arrived.
+
+    What arrived is what the table scan found (``check_request`` puts it in
+    ``context.measured[name]``): the lines ending in each terminator, counted in the scan's
+    prepass (a line break inside a quoted value counts too), and the header read by the declared
+    dialect. A table whose dialect declares a ``lineTerminator`` is compared here rather than by
+    ``table.line-terminator``, so one difference is reported once.
+    """
+
+    id = "congruence.delimiters"
+    name = "Delimiters as declared"
+    description = ("Each table's lines end with the record delimiter (lineTerminator) its dialect "
+                   "declares, and its fields are separated by the declared field delimiter.")
+    default_severity = "error"
+    expected = "the declared record and field delimiters"
+    suggestion = ("The file was saved on another system or by another tool than the one described "
+                  "(Windows CRLF against Unix LF line ends, commas against semicolons): correct the "
+                  "dialect declared for the file (or the EML's recordDelimiter / fieldDelimiter), "
+                  "or save the file again with the declared delimiters.")
+    #: Run by ``check_request`` after the table scan, which is where the facts come from.
+    after_tables: ClassVar[bool] = True
+
+    def run(self, context: RecordContext) -> list[CheckResult]:
+        from docket import structural
+
+        pkg = structural.structural_of(context.record)
+        results: list[CheckResult] = []
+        for f in declared_files(context.record):
+            dialect = structural.dialect_for(pkg, f)
+            if not dialect or not ({"lineTerminator", "delimiter"} & set(dialect)):
+                continue
+            name = str(f.get("name", ""))
+            facts = context.measured.get(name, {})
+            if facts.get("line_endings") is None:
+                results.append(self.not_checked(
+                    "the file was not received, could not be read, or is not a table", name))
+                continue
+            findings = self.findings(name)
+            said: list[str] = []
+            term = dialect.get("lineTerminator")
+            if term in TERMINATORS:
+                ends = {_ENDING_KEYS[k]: int(v) for k, v in facts["line_endings"].items() if k in _ENDING_KEYS}
+                others = {t: n for t, n in ends.items() if t != term and n}
+                if others:
+                    kinds = ", ".join(f"{n} {TERMINATORS[t]}" for t, n in others.items())
+                    findings.add([None], None, [max(others, key=lambda t: others[t])],
+                                 extra={"note": f"declared record delimiter {TERMINATORS[term]}; "
+                                                f"lines end with {kinds}"})
+                    said.append(f"lines end with {kinds}, not the declared {TERMINATORS[term]}")
+                else:
+                    said.append(f"lines end with {TERMINATORS[term]}")
+            delim = dialect.get("delimiter")
+            if isinstance(delim, str) and delim:
+                schema = structural.schema_for(pkg, name)
+                fields = len(schema.get("fields") or []) if isinstance(schema, dict) else 0
+                other = arrived_delimiter(delim, list(facts.get("header") or []), fields)
+                if other is not None:
+                    findings.add([None], None, [other],
+                                 extra={"note": f"declared field delimiter {_shown(delim)}; the header "
+                                                f"is separated by {_shown(other)}"})
+                    said.append(f"fields are separated by {_shown(other)}, not the declared {_shown(delim)}")
+                else:
+                    said.append(f"fields separated by {_shown(delim)}")
+            found = "; ".join(said) + ("" if findings.count else ", as declared")
+            results.append(self.result(findings, found=found))
+        return results or [self.not_checked("no received table declares its delimiters (a dialect)")]
+
+
 @register
 class TextEncoding(FileCheck):
     """The encoding check of a text file that is not a table (a methods note, a README).

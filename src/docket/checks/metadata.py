@@ -175,6 +175,29 @@ class Licence(_MetadataCheck):
         if not isinstance(value, str) or not value.strip():
             self.fail(findings, path, value, "no licence")
 
+    def run(self, context: RecordContext) -> list[CheckResult]:
+        """No licence: a finding of the check's severity. A licence not on the SPDX list
+        (docket.vocabularies.spdx): a warning that it needs a reviewer's acceptance (rule
+        licence-accepted), or, once the request is approved (which needed that acceptance), a note."""
+        from docket.vocabularies import spdx
+
+        results = super().run(context)
+        if results[0].count or self.severity == "info":
+            return results
+        path = f"{ADMINISTRATIVE}.licence"
+        value = lookup(context.record, path) or lookup(context.record, f"{ADMINISTRATIVE}.license")
+        found = spdx.lookup(value)
+        if found is not None:
+            return [self.result(found=f"the SPDX licence {found.id} ({found.name})")]
+        approved = context.record.get("review_state") == "approved"
+        note = ("not on the SPDX licence list; the reviewer accepted it with the approval" if approved
+                else "not on the SPDX licence list: needs a reviewer's acceptance")
+        findings = self.findings(None)
+        self.fail(findings, path, value, note)
+        return [self.result(findings, found=f"{clip(value)!r} is {note}", status="info" if approved else "warn",
+                            suggestion="Give the SPDX identifier of the licence if it has one (e.g. CC-BY-4.0); "
+                                       "otherwise the reviewer must accept it when approving the request.")]
+
 
 def _date(value: Any) -> dt.date | None:
     if isinstance(value, str):

@@ -10,6 +10,11 @@ Locations name the variable in ``column`` (so "errors per column" reads as error
 and the attribute in ``path`` in CDL notation: ``temperature:_FillValue`` for a variable's
 attribute, ``:Conventions`` for a global one, ``depth[3]`` for one value of a coordinate.
 
+NetCDF-4 groups are walked to the bottom (bounded: :data:`MAX_GROUP_DEPTH`, :data:`MAX_GROUPS`):
+a variable or dimension of a subgroup is named by its path from the root, ``ocean/temperature``
+or ``ocean/deep/depth:units``, so the unit, fill-value and coordinate checks see every variable
+of the file; ``Conventions`` is the root group's global attribute, as CF says.
+
 Declared structure: a file entry of the request may say what the file holds,
 ``"structure": {"dimensions": {"depth": 50, "time": null}, "variables": {"temperature":
 {"dimensions": ["depth"], "units": "degree_Celsius"}}}`` (``variables`` may also be a plain
@@ -52,9 +57,14 @@ class Variable:
         return self.dtype is None or self.dtype.kind in _STRING_KINDS
 
     @property
+    def local(self) -> str:
+        """The name inside its group (``temperature`` of ``ocean/temperature``)."""
+        return self.name.rsplit("/", 1)[-1]
+
+    @property
     def is_coordinate(self) -> bool:
         """A NUG coordinate variable: one dimension, of its own name."""
-        return self.dimensions == (self.name,)
+        return self.dimensions == (self.local,)
 
 
 @dataclass
@@ -67,7 +77,10 @@ class Summary:
     variables: dict[str, Variable] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
     coordinates: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Paths of the subgroups read (``ocean``, ``ocean/deep``), depth first.
     groups: list[str] = field(default_factory=list)
+    #: Subgroups not read (beyond MAX_GROUP_DEPTH or MAX_GROUPS).
+    skipped_groups: int = 0
 
 
 def summary(subject: FileSubject) -> Summary:
@@ -91,24 +104,61 @@ def _read(subject: FileSubject) -> Summary:
     try:
         ds.set_auto_maskandscale(False)
         out = Summary(format=str(ds.data_model))
-        out.dimensions = {n: (None if d.isunlimited() else len(d)) for n, d in ds.dimensions.items()}
         out.attrs = {a: ds.getncattr(a) for a in ds.ncattrs()}
-        out.groups = list(ds.groups)
-        for name, var in ds.variables.items():
-            try:
-                dtype = np.dtype(var.dtype) if var.dtype is not str else None
-            except TypeError:  # user-defined (compound, enum, vlen) types
-                dtype = None
-            attrs = {a: var.getncattr(a) for a in var.ncattrs()}
-            info = Variable(name, tuple(var.dimensions), dtype, attrs, tuple(var.shape))
-            out.variables[name] = info
-            if info.is_coordinate and not info.is_string and dtype is not None and dtype.kind in "iuf":
-                out.coordinates[name] = np.asarray(var[:])
+        for prefix, group in _groups(ds, out):
+            out.dimensions.update({prefix + n: (None if d.isunlimited() else len(d))
+                                   for n, d in group.dimensions.items()})
+            for name, var in group.variables.items():
+                _add_variable(out, prefix + name, var)
         return out
     except (OSError, RuntimeError, ValueError, IndexError) as exc:
         return Summary(error=f"netCDF4 cannot read it: {exc}")
     finally:
         ds.close()
+
+
+#: How deep and how many NetCDF-4 groups are read: a file is provider input, and a crafted one
+#: could nest groups without end; what lies beyond is named in a note instead.
+MAX_GROUP_DEPTH = 32
+MAX_GROUPS = 1000
+
+
+def _groups(ds: Any, out: Summary):
+    """``(prefix, group)`` for the root group and every subgroup, depth first, in file order.
+
+    Names in a subgroup are its path from the root without the leading ``/``
+    (``ocean/temperature``, ``ocean/deep/depth``), so every check names where a variable or
+    dimension is; the root group's names stay bare, as in a file without groups. The paths of
+    the subgroups go to ``out.groups``; past :data:`MAX_GROUP_DEPTH` levels or
+    :data:`MAX_GROUPS` groups, ``out.skipped_groups`` counts what was not read.
+    """
+    stack: list[tuple[str, Any, int]] = [("", ds, 0)]
+    taken = 0
+    while stack:
+        prefix, group, depth = stack.pop()
+        if prefix:
+            out.groups.append(prefix[:-1])
+        yield prefix, group
+        kept = []
+        for name, child in group.groups.items():
+            if depth + 1 > MAX_GROUP_DEPTH or taken >= MAX_GROUPS:
+                out.skipped_groups += 1
+                continue
+            taken += 1
+            kept.append((f"{prefix}{name}/", child, depth + 1))
+        stack.extend(reversed(kept))
+
+
+def _add_variable(out: Summary, name: str, var: Any) -> None:
+    try:
+        dtype = np.dtype(var.dtype) if var.dtype is not str else None
+    except TypeError:  # user-defined (compound, enum, vlen) types
+        dtype = None
+    attrs = {a: var.getncattr(a) for a in var.ncattrs()}
+    info = Variable(name, tuple(var.dimensions), dtype, attrs, tuple(var.shape))
+    out.variables[name] = info
+    if info.is_coordinate and not info.is_string and dtype is not None and dtype.kind in "iuf":
+        out.coordinates[name] = np.asarray(var[:])
 
 
 def shown(value: Any) -> Any:
@@ -185,7 +235,12 @@ class Opens(NetcdfCheck):
         return self.inspect(subject, info)
 
     def inspect(self, subject: FileSubject, info: Summary) -> CheckResult:
-        groups = f", {len(info.groups)} groups (only the root group is checked)" if info.groups else ""
+        groups = f", {plural(len(info.groups), 'group')} below the root" if info.groups else ""
+        if info.skipped_groups:
+            groups += (f" ({plural(info.skipped_groups, 'more group')} not read: deeper than "
+                       f"{MAX_GROUP_DEPTH} levels or more than {MAX_GROUPS} groups)")
+            subject.notes.append(f"{subject.name}: {plural(info.skipped_groups, 'group')} of the file "
+                                 "were not read (too deep or too many); their variables are not checked")
         return self.result(found=(f"{subject.media.detail}: {plural(len(info.dimensions), 'dimension')}, "
                                   f"{plural(len(info.variables), 'variable')}{groups}"), file=subject.name)
 
@@ -273,10 +328,11 @@ def _needs_units(var: Variable, info: Summary) -> bool:
         return False
     if "flag_values" in var.attrs or "flag_masks" in var.attrs or "grid_mapping_name" in var.attrs:
         return False
-    if var.name in _referenced(info, "grid_mapping"):
+    if {var.name, var.local} & _referenced(info, "grid_mapping"):
         return False
     if not var.dimensions:  # a scalar: a coordinate or a measurement, or a container of attributes
-        return "standard_name" in var.attrs or "axis" in var.attrs or var.name in _referenced(info, "coordinates")
+        return "standard_name" in var.attrs or "axis" in var.attrs or bool(
+            {var.name, var.local} & _referenced(info, "coordinates"))
     return True
 
 

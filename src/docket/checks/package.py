@@ -428,3 +428,96 @@ def check_package(
         info["summary"] = {s: sum(1 for c in mine if c.status == s)
                            for s in ("valid", "info", "warn", "error", "not-checked")}
     return report
+
+
+# --------------------------------------------------------------------------- a request's package
+
+
+def request_problems(document: dict[str, Any]) -> list[Problem]:
+    """What a request's JSON Schema cannot say about its tables, each with its JSON path:
+
+    * a ``dataset_structural`` that is a Data Package is held to the official Data Package
+      profile (``profiles/``), each resource's inline schema to the Table Schema profile and its
+      prose rules (:func:`~docket.checks._run.load_table_schema`), each dialect to the Table
+      Dialect profile and docket's reader (:func:`~docket.checks.dialect.validate_dialect`), and
+      each foreign key must name a resource of the package and fields it declares;
+    * each resource describes exactly one of the request's files, and no file is described by two
+      resources (how a resource names its file: :mod:`docket.structural`);
+    * a file's ``dialect`` is one docket can read, and is not given both in its file entry and in
+      its resource (one declaration per file).
+
+    Called by the request's validation (``docket.validation``) on a document its JSON Schema
+    accepted, so shapes may be trusted; values are still looked at before use.
+    """
+    from docket import structural as st
+
+    problems: list[Problem] = []
+    base = "$.metadata.dataset_structural"
+    pkg = st.structural_of(document)
+    files = document.get("files") if isinstance(document.get("files"), list) else []
+    names = [f.get("name") for f in files if isinstance(f, dict)]
+    if pkg is not None and st.is_package(pkg):
+        if "fields" in pkg:
+            problems.append(Problem(f"{base}.fields", "a Data Package gives the columns in each "
+                                    "resource's schema, not beside 'resources'"))
+        problems += [_under(base, p) for p in descriptor_problems(pkg, "datapackage")]
+        schemas: dict[str, dict[str, Any] | None] = {}
+        described: dict[str, int] = {}
+        for i, res in enumerate(pkg["resources"]):
+            where = f"{base}.resources[{i}]"
+            if not isinstance(res, dict):
+                continue
+            rname = res.get("name")
+            if isinstance(rname, str) and rname in schemas:
+                problems.append(Problem(f"{where}.name", f"resource name {rname!r} is used twice"))
+            schema = res.get("schema") if isinstance(res.get("schema"), dict) else None
+            if schema is not None:
+                try:
+                    load_table_schema(schema)
+                except BadInput as exc:
+                    problems += [_under(f"{where}.schema", p) for p in exc.problems] or [
+                        Problem(f"{where}.schema", exc.message)]
+                    schema = None
+            if isinstance(rname, str):
+                schemas.setdefault(rname, schema)
+            if isinstance(res.get("dialect"), dict):
+                problems += _dialect_problems(res["dialect"], f"{where}.dialect")
+            mine = [n for n in names if isinstance(n, str) and n in st.names_of(res)]
+            if not mine:
+                shown = ", ".join(repr(n) for n in names[:10]) or "none"
+                problems.append(Problem(f"{where}.path", f"{res.get('path')!r} names no file of the "
+                                        f"request (files: {shown}); a resource's name, path or the "
+                                        "path's last part must be a file's name"))
+            for n in mine:
+                if n in described:
+                    problems.append(Problem(f"{where}.path", f"describes file {n!r}, which "
+                                            f"resources[{described[n]}] already describes"))
+                described.setdefault(n, i)
+        for i, res in enumerate(pkg["resources"]):
+            schema = res.get("schema") if isinstance(res, dict) else None
+            if isinstance(schema, dict) and schemas.get(res.get("name")) is not None:
+                problems += [_under(f"{base}.resources[{i}].schema", p)
+                             for p in reference_problems(schema, schemas)]
+    for i, entry in enumerate(files):
+        if not isinstance(entry, dict) or not isinstance(entry.get("dialect"), dict):
+            continue
+        problems += _dialect_problems(entry["dialect"], f"$.files[{i}].dialect")
+        res = st.resource_for(pkg, entry.get("name"))
+        if res is not None and isinstance(res.get("dialect"), dict):
+            problems.append(Problem(f"$.files[{i}].dialect", "the file's resource in "
+                                    "dataset_structural gives a dialect too; declare it in one place"))
+    return problems
+
+
+def _under(base: str, problem: Problem) -> Problem:
+    """``problem`` (whose path starts at a descriptor's ``$``) placed under ``base``."""
+    where = problem.where
+    return Problem(base + where[1:] if where.startswith("$") else f"{base}.{where}", problem.message)
+
+
+def _dialect_problems(dialect: dict[str, Any], where: str) -> list[Problem]:
+    try:
+        validate_dialect(dialect, where)
+    except BadInput as exc:
+        return [_under(where, p) for p in exc.problems] or [Problem(where, exc.message)]
+    return []

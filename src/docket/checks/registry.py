@@ -21,6 +21,7 @@ ENTRY_POINT_GROUP = "docket.checks"
 _BUILTIN_MODULES = (
     "docket.checks.table",
     "docket.checks.metadata",
+    "docket.vocabularies.checks",  # metadata.units: column units read by UDUNITS-2
     "docket.checks.congruence",
     "docket.checks.netcdf",
     "docket.checks.cf",

@@ -36,7 +36,9 @@ from docket.diff import NOT_CONTENT
 from docket.documents import json_path
 from docket.errors import BadInput, DocketError, Refused
 from docket.store import tables
+from docket.structural import all_fields
 from docket.text import pick
+from docket.vocabularies import spdx
 from docket.workflow import REVIEW_TRANSITIONS, check_review_transition
 
 #: Field paths offered for a comment: enough for any record, bounded for a huge one.
@@ -157,6 +159,7 @@ class ReviewDesk:
         self.docket = docket
         self.languages = list(docket.config.languages)
         self.request_id: str | None = None
+        self.accept_licence_for = ""  # the ID.N the licence box was last shown for
         self.revision: int | None = None
         self.actions: list[Action] = []
         caller = docket.caller.account
@@ -184,9 +187,14 @@ class ReviewDesk:
         self.send.add_class("docket-comment-send")
         self.send.on_click(lambda _b: self.add_comment())
         self.buttons = W.HBox()
+        # licence-accepted: shown when the request's licence is not on the SPDX list; approving
+        # such a request needs it ticked (the core refuses otherwise, and records the acceptance).
+        self.accept_licence = W.Checkbox(value=False, indent=False, layout=W.Layout(width="60em", display="none"),
+                                         description="Accept this licence although it is not on the SPDX list")
+        self.accept_licence.add_class("docket-accept-licence")
         self.buttons.add_class("docket-actions")
         self.panel = W.VBox([self.summary, self.comment_text, self.field, self.reply_to,
-                             W.HBox([self.send]), self.buttons])
+                             W.HBox([self.send]), self.accept_licence, self.buttons])
         self.panel.layout.display = "none"
         self.widget = W.VBox([who, W.HTML("<h2>Review queue</h2>"), self.queue, self.refresh_button,
                               self.message, self.panel])
@@ -254,6 +262,12 @@ class ReviewDesk:
             (f"#{c['id']} {c['author']}: {c['text'][:50]}", c["id"]) for c in comments]
         self.reply_to.value = 0
         self.buttons.children = [self._button(a) for a in self.actions]
+        licence = ((doc.get("metadata") or {}).get("dataset_administrative") or {}).get("licence")
+        other = isinstance(licence, str) and bool(licence.strip()) and not spdx.is_spdx(licence)
+        self.accept_licence.layout.display = None if other else "none"
+        if not other or self.accept_licence_for != f"{doc['id']}.{doc['revision']}":
+            self.accept_licence.value = False  # never carried over to another request or revision
+        self.accept_licence_for = f"{doc['id']}.{doc['revision']}"
         self.panel.layout.display = "flex"
 
     def _button(self, action: Action) -> W.Button:
@@ -279,15 +293,15 @@ class ReviewDesk:
         abstract = pick(pd.get("abstract"), self.languages) if pd.get("abstract") else ""
         contact = adm.get("contact") or {}
         coverage = ctx.get("temporal_coverage") or {}
-        columns = meta.get("dataset_structural", {}).get("fields") or []
+        columns = all_fields(meta.get("dataset_structural"))  # a Table Schema's, or every resource's
         facts = [
-            ("Provider", f"{provider.get('name', '')} &lt;{provider.get('email', '')}&gt;"
-                         + (f", {provider['organisation']}" if provider.get("organisation") else "")),
+            ("Provider", esc(f"{provider.get('name', '')} <{provider.get('email', '')}>"
+                             + (f", {provider['organisation']}" if provider.get("organisation") else ""))),
             ("State", f"<span class='docket-state'>{esc(doc.get('review_state', ''))}</span> "
                       f"(revision {doc['revision']})"),
             ("Abstract", _cell(abstract, 400)),
             ("Keywords", esc(", ".join(map(str, pd.get("keywords") or [])))),
-            ("Licence", esc(str(adm.get("licence", "")))),
+            ("Licence", licence_html(adm.get("licence"))),
             ("Contact", esc(" ".join(str(contact.get(k, "")) for k in ("name", "email")).strip())),
             ("Temporal coverage", esc(f"{coverage.get('start', '?')} to {coverage.get('end', '?')}")
              if coverage else ""),
@@ -337,7 +351,8 @@ class ReviewDesk:
         fields = [self.field.value] if (self.field.value and action.deciding and text) else None
         ref = f"{self.request_id}.{self.revision}"
         try:
-            result = self.docket.review(ref, action.to, comment=text, fields=fields, origin="review notebook")
+            result = self.docket.review(ref, action.to, comment=text, fields=fields, origin="review notebook",
+                                        accept_licence=action.to == "approved" and self.accept_licence.value)
         except DocketError as exc:
             self.say_error(exc)
             return None
@@ -371,6 +386,24 @@ class ReviewDesk:
         rule = getattr(exc, "rule", None)
         extra = f" [{rule}]" if rule else ""
         self.say(f"{type(exc).__name__}: {exc.message}{extra}", "refused")
+
+
+def licence_html(licence: Any) -> str:
+    """The licence as the reviewer needs it: which SPDX licence, or that approving it means
+    accepting a licence that is not on the SPDX list (rule licence-accepted)."""
+    if not isinstance(licence, str) or not licence.strip():
+        return ""
+    found = spdx.lookup(licence)
+    if found is not None:
+        return (f"<span class='docket-licence-spdx'>{html.escape(licence)} "
+                f"<small>(SPDX {html.escape(found.id)}: {html.escape(found.name)})</small></span>")
+    return (f"<span class='docket-licence-other'>{html.escape(_cell_text(licence, 300))} <b style='color:#9a6700'>"
+            "⚠ not on the SPDX licence list: approving it means accepting this licence (tick the box "
+            "below)</b></span>")
+
+
+def _cell_text(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[:limit] + "…"
 
 
 def comments_html(comments: list[dict[str, Any]]) -> str:

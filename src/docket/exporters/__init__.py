@@ -80,9 +80,17 @@ def export_record(record: dict[str, Any], fmt: str, settings: ExportSettings) ->
 
 def render(docket: Any, ref: str, fmt: str) -> Export:
     """Export request ``ref`` (``ID`` or ``ID.REV``) of an open Docket as ``fmt``."""
+    from docket.drafts import missing_in_record
+
     get(fmt)  # an unknown format is named before the record is read
     settings = settings_of(docket)
-    return export_record(docket.get(ref), fmt, settings)
+    record = docket.get(ref)
+    # only a draft may be incomplete (docket.drafts); what was submitted was complete then
+    lacking = missing_in_record(docket.schemas, record) if record.get("review_state") == "draft" else []
+    if lacking:
+        raise BadInput(f"{record['id']}.{record['revision']} is an incomplete draft: a {fmt} export needs the "
+                       f"whole request; fill {', '.join(p.where for p in lacking)} first", lacking)
+    return export_record(record, fmt, settings)
 
 
 def export(docket: Any, ref: str, fmt: str) -> bytes:

@@ -1,13 +1,16 @@
 """EML 2.2.0 (Ecological Metadata Language), built with lxml.
 
-The Table Schema becomes each tabular file's ``dataTable``/``attributeList``: a field's type
+The Table Schema becomes each tabular file's ``dataTable``/``attributeList`` (when
+``dataset_structural`` is a Data Package, each file's own resource schema): a field's type
 chooses its ``measurementScale`` (numbers ``ratio`` with their unit, dates ``dateTime`` with an
 EML format string, enums and booleans ``nominal`` enumerated domains, other text a text domain),
 its constraints become bounds and patterns, and the missing-value codes ``missingValueCode``.
 ``physical`` carries what docket measured: size in bytes, MD5 and SHA-256 ``authentication``,
 the character encoding, and ``numberOfRecords`` (data rows, after the header line) when QA
-counted them. A tabular file without a Table Schema, or any other file, is an ``otherEntity``
-(EML requires an attribute list for a ``dataTable``). Translations use EML 2.2's i18n form: the
+counted them, and the file's Table Dialect as its ``textFormat`` (header lines, record and
+field delimiters, quote and literal characters; LF, comma and one header line when none is
+declared), which ``docket import-metadata`` maps back. A tabular file without a Table Schema, or
+any other file, is an ``otherEntity`` (EML requires an attribute list for a ``dataTable``). Translations use EML 2.2's i18n form: the
 primary language as ``xml:lang`` on the element, the others as ``value`` children (titles) or
 one ``para`` per language (abstract, methods).
 
@@ -22,6 +25,7 @@ from typing import Any
 
 from lxml import etree
 
+from docket import structural
 from docket.errors import BadInput, Problem
 from docket.exporters import xsd
 from docket.exporters.neutral import Dataset, FileInfo, Person, Text
@@ -148,8 +152,13 @@ def _measurement(attr: etree._Element, f: dict[str, Any]) -> None:
                 _el(text, "pattern", cons["pattern"])
 
 
+def _code(value: Any) -> str:
+    """A missing-value code: a text, or Table Schema 2's ``{"value": ..., "label": ...}``."""
+    return str(value.get("value", "")) if isinstance(value, dict) else str(value)
+
+
 def _attribute_list(parent: etree._Element, schema: dict[str, Any]) -> None:
-    shared = [c for c in schema.get("missingValues", [""]) if c != ""]
+    shared = [c for c in map(_code, schema.get("missingValues", [""])) if c != ""]
     attrs = _el(parent, "attributeList")
     for f in schema["fields"]:
         a = _el(attrs, "attribute")
@@ -159,10 +168,25 @@ def _attribute_list(parent: etree._Element, schema: dict[str, Any]) -> None:
         _el(a, "attributeDefinition", f.get("description") or f.get("title") or f["name"])
         _el(a, "storageType", _STORAGE.get(f.get("type", "string"), "string"))
         _measurement(a, f)
-        for code in [c for c in f.get("missingValues", shared) if c != ""]:
+        for code in [c for c in map(_code, f.get("missingValues", shared)) if c != ""]:
             mv = _el(a, "missingValueCode")
             _el(mv, "code", code)
             _el(mv, "codeExplanation", "missing value (declared in the Table Schema)")
+
+
+#: Line breaks and tabs as EML writes them in recordDelimiter and fieldDelimiter (escapes).
+_ESCAPED = {"\r\n": "\\r\\n", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def header_lines(dialect: dict[str, Any]) -> int:
+    """EML's ``numHeaderLines`` of a Table Dialect: the lines before the data, i.e. the header
+    rows and comment rows that follow each other from line 1 (one header line by default)."""
+    before = set(dialect.get("headerRows") or [1]) if dialect.get("header", True) else set()
+    before |= {n for n in dialect.get("commentRows") or [] if isinstance(n, int)}
+    n = 0
+    while n + 1 in before:
+        n += 1
+    return n
 
 
 def _physical(parent: etree._Element, f: FileInfo, tabular: bool) -> None:
@@ -178,13 +202,19 @@ def _physical(parent: etree._Element, f: FileInfo, tabular: bool) -> None:
         _el(phys, "characterEncoding", f.encoding)
     fmt = _el(phys, "dataFormat")
     if tabular:
+        dialect = f.dialect or {}
         text = _el(fmt, "textFormat")
-        _el(text, "numHeaderLines", 1)
-        _el(text, "recordDelimiter", "\\n")
+        _el(text, "numHeaderLines", header_lines(dialect))
+        _el(text, "recordDelimiter", _ESCAPED.get(dialect.get("lineTerminator", "\n"), "\\n"))
         _el(text, "attributeOrientation", "column")
         simple = _el(text, "simpleDelimited")
         tsv = f.media_type == "text/tab-separated-values" or f.name.lower().endswith(".tsv")
-        _el(simple, "fieldDelimiter", "\\t" if tsv else ",")
+        delimiter = dialect.get("delimiter", "\t" if tsv else ",")
+        _el(simple, "fieldDelimiter", _ESCAPED.get(delimiter, delimiter))
+        if dialect.get("quoteChar"):
+            _el(simple, "quoteCharacter", dialect["quoteChar"])
+        if dialect.get("escapeChar"):
+            _el(simple, "literalCharacter", dialect["escapeChar"])
     else:
         ext = _el(fmt, "externallyDefinedFormat")
         _el(ext, "formatName", f.media_type or "application/octet-stream")
@@ -254,8 +284,8 @@ def build_tree(d: Dataset, publisher: str | None) -> etree._Element:
             if d.grant_id:
                 _el(award, "awardNumber", d.grant_id)
             _el(award, "title", d.project_name or next(iter(d.title.values())))
-    schema = d.table_schema
     for n, f in enumerate(d.files, start=1):
+        schema = structural.schema_for(d.table_schema, f.name)  # a package: the file's resource's
         as_table = f.tabular and schema is not None and bool(schema.get("fields"))
         ent = _el(ds, "dataTable" if as_table else "otherEntity", id=f"entity-{n}")
         _el(ent, "entityName", f.name)

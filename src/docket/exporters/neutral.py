@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from docket import structural
 from docket.exporters.settings import ExportSettings
 
 #: Words that begin a family name (Le Goff, van Dijk, da Silva, ...).
@@ -71,6 +72,8 @@ class FileInfo:
     rows: int | None = None
     description: str | None = None
     measured: bool = False
+    #: The Table Dialect declared for the file (its entry's, else its package resource's).
+    dialect: dict[str, Any] | None = None
 
     @property
     def tabular(self) -> bool:
@@ -186,7 +189,8 @@ def from_record(record: dict[str, Any], settings: ExportSettings) -> Dataset:
         src = {**f, **{k: v for k, v in m.items() if v is not None}} if took else f
         files.append(FileInfo(f["name"], src.get("size"), src.get("md5"), src.get("sha256"),
                               src.get("media_type"), src.get("encoding"), src.get("rows"),
-                              f.get("description"), measured=took))
+                              f.get("description"), measured=took,
+                              dialect=structural.dialect_for(meta.get("dataset_structural"), f)))
     temporal = context.get("temporal_coverage")
     spatial = context.get("spatial_coverage")
     modified = str(record.get("last_modified_date") or record.get("created_date") or "")[:10]

@@ -16,6 +16,7 @@ from docket.exporters import jsonschema_check
 from docket.exporters.neutral import Dataset, Person, Text
 from docket.exporters.registry import Exporter, register
 from docket.exporters.settings import ExportSettings
+from docket.structural import all_fields
 
 SCHEMA = "schemaorg.schema.json"
 
@@ -85,12 +86,13 @@ def to_jsonld(d: Dataset) -> dict[str, Any]:
              **({"contentSize": f"{f.size} B"} if f.size is not None else {}),
              **({"sha256": f.sha256} if f.sha256 else {})}
             for f in d.files]
-    if d.table_schema and d.table_schema.get("fields"):
+    columns = all_fields(d.table_schema)  # a Table Schema's fields, or every resource's
+    if columns:
         doc["variableMeasured"] = [
             {"@type": "PropertyValue", "name": f["name"],
              **({"description": f.get("description") or f["title"]} if f.get("description") or f.get("title") else {}),
              **({"unitText": f["unit"]} if f.get("unit") else {})}
-            for f in d.table_schema["fields"]]
+            for f in columns]
     return doc
 
 

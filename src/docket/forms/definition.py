@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from docket.errors import BadInput, InstanceError, NotFound, Problem
+from docket.messages.portable import clean_value
 from docket.resources import data_dir
 from docket.validation import (
     RULES,
@@ -62,24 +63,9 @@ def clean(value: Any) -> Any:
     lists of strings.
     Items of lists of objects are never dropped, so ``$.files[1]`` always names the second row a
     person sees, even while it is still empty. Strings are stripped of surrounding white space.
+    (:func:`docket.messages.portable.clean_value`, which the offline notebook runs too.)
     """
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            item = clean(item)
-            if not _is_blank(item):
-                out[key] = item
-        return out
-    if isinstance(value, list):
-        items = [clean(v) for v in value]
-        if all(not isinstance(v, dict) for v in items):
-            items = [v for v in items if not _is_blank(v)]
-        else:
-            items = [{} if v is None else v for v in items]
-        return items
-    if isinstance(value, str):
-        return value.strip()
-    return value
+    return clean_value(value)
 
 
 def split_path(path: str) -> list[str]:
@@ -233,7 +219,9 @@ class Form:
         if not path or path[-1] == "*" or isinstance(path[-1], int):
             return False
         parent = self.schema_at(path[:-1])
-        return path[-1] in parent.get("required", [])
+        # dataset_structural is a Table Schema (what the form edits: its ``else``) or a package
+        plain = parent.get("else") if isinstance(parent.get("else"), dict) else {}
+        return path[-1] in parent.get("required", []) or path[-1] in plain.get("required", [])
 
     def options(self, path: list[str]) -> list[Any]:
         """The allowed values of an enumerated field, in the schema's order."""
@@ -251,26 +239,21 @@ class Form:
         """:func:`clean`, except that a required object left empty stays as ``{}``.
 
         So an empty provider reports ``$.provider.name`` and ``$.provider.email`` as required,
-        the fields a person must fill, rather than only ``$.provider``.
+        the fields a person must fill, rather than only ``$.provider``. The one cleaning
+        function of the page, the importer and the offline notebook (which carries
+        :mod:`docket.messages.portable` and this form's :meth:`keep_empty_paths`).
         """
-        return self._clean(data, [])
+        return clean_value(data, self.keep_empty_paths())
 
-    def _clean(self, value: Any, path: list[Any]) -> Any:
-        if isinstance(value, dict):
-            out = {}
-            for key, item in value.items():
-                item = self._clean(item, [*path, key])
-                if not _is_blank(item):
-                    out[key] = item
-                elif item == {} and self._keep_empty([*path, key]):
-                    out[key] = {}
-            return out
-        if isinstance(value, list):
-            items = [self._clean(v, [*path, "*"]) for v in value]
-            if all(not isinstance(v, dict) for v in items):
-                return [v for v in items if not _is_blank(v)]
-            return [{} if v is None else v for v in items]
-        return clean(value)
+    def keep_empty_paths(self) -> frozenset[str]:
+        """The starred paths (``provider``, ``files.*.x``) of the form's required objects."""
+        if "_keep_empty_paths" not in self.__dict__:
+            paths: set[tuple[str, ...]] = set()
+            for path, _spec in self.iter_fields():
+                paths.update(tuple(path[:n]) for n in range(1, len(path) + 1))
+            self.__dict__["_keep_empty_paths"] = frozenset(
+                ".".join(p) for p in sorted(paths) if p[-1] != "*" and self._keep_empty(list(p)))
+        return self.__dict__["_keep_empty_paths"]
 
     def _keep_empty(self, path: list[Any]) -> bool:
         try:

@@ -4,8 +4,10 @@ Mapped: titles and abstracts with their ``xml:lang``; creators (with an e-mail) 
 first contact with an e-mail as the contact; a metadataProvider with an e-mail as the provider;
 keywords; coverage (bounding box, date range); the licence (``licensed``, else
 ``intellectualRights``); the publisher's name; and per ``dataTable`` the file entry (declared
-size, MD5/SHA-256 ``authentication``, ``numberOfRecords`` as data rows after one header line, the
-field delimiter as a media type) plus, for the first table, the attributeList as a Table Schema.
+size, MD5/SHA-256 ``authentication``, ``numberOfRecords`` as data rows after the header lines, the
+field delimiter as a media type, and the ``textFormat`` as the file's Table Dialect: record and field
+delimiters, quote and escape characters, header lines) plus the attributeList as a Table Schema:
+``dataset_structural`` itself for one table, a Data Package with one resource per table for several.
 Why the folder rule: a ``physical`` without a distribution URL names a file beside the EML (the
 EMLassemblyline/ezEML layout), and docket must never be made to read outside its inbox.
 """
@@ -158,6 +160,98 @@ def _field(attr: Any, t: Tracker, missing: list[str]) -> dict[str, Any] | None:
     return f
 
 
+#: EML spellings of a record delimiter (after XML parsing: ``&#x0A;`` is already a line feed):
+#: escapes, character references written out, and names.
+_LINE_BREAKS = {"\\n": "\n", "\\r": "\r", "#x0a": "\n", "#x0d": "\r", "#10": "\n", "#13": "\r",
+                "0x0a": "\n", "0x0d": "\r", "lf": "\n", "cr": "\r", "crlf": "\r\n", "\n": "\n",
+                "\r": "\r"}
+_NAMED_DELIMITERS = {"\\t": "\t", "#x09": "\t", "#9": "\t", "0x09": "\t", "tab": "\t",
+                     "comma": ",", "semicolon": ";", "pipe": "|", "space": " ", "#x20": " "}
+
+
+def record_delimiter(value: str | None) -> str | None:
+    """A Table Dialect ``lineTerminator`` from an EML ``recordDelimiter`` (``\\n``, ``\\r\\n``,
+    ``#x0D#x0A``, a real line feed, ``CRLF``...), or None when it is none of CR, LF and CRLF."""
+    if value is None or value == "":
+        return None
+    rest = value if value.strip() == "" else value.strip().lower()
+    out = ""
+    while rest:
+        for token in sorted(_LINE_BREAKS, key=len, reverse=True):
+            if rest.startswith(token):
+                out += _LINE_BREAKS[token]
+                rest = rest[len(token):]
+                break
+        else:
+            return None
+    return out if out in ("\r\n", "\n", "\r") else None
+
+
+def field_delimiter(value: str | None) -> str | None:
+    """A Table Dialect ``delimiter`` (one character) from an EML ``fieldDelimiter``, or None."""
+    if value is None or value == "":
+        return None
+    if len(value) == 1:
+        return value
+    return _NAMED_DELIMITERS.get(value.strip().lower())
+
+
+def _dialect(fmt: Any, t: Tracker) -> tuple[dict[str, Any], int | None]:
+    """The Table Dialect of a ``textFormat``, and its number of header lines (None when
+    ``numHeaderLines`` cannot be read).
+
+    ``recordDelimiter`` (else ``physicalLineDelimiter``) is the ``lineTerminator``,
+    ``simpleDelimited/fieldDelimiter`` the ``delimiter``, ``quoteCharacter`` the ``quoteChar``,
+    ``literalCharacter`` the ``escapeChar``; ``numHeaderLines`` 0 is ``header: false``, 1 (or
+    none given) the default, and n > 1 reads the first line as the header and the next n - 1 as
+    comment rows (EML does not say which of its header lines names the columns; the first usually
+    does). What has no Table Dialect form (``numFooterLines``, ``collapseDelimiters``, a delimiter
+    of several characters, a delimiter that is the quote character) stays listed as unmapped, so the
+    dialect is always one the request's validation and QA's reader accept.
+    """
+    out: dict[str, Any] = {}
+    if fmt is None:
+        return out, 1
+    declared = kid(fmt, "recordDelimiter")
+    line = declared if declared is not None else kid(fmt, "physicalLineDelimiter")
+    term = record_delimiter(_raw(line))
+    if term:
+        out["lineTerminator"] = term
+        t.use(line)
+    simple = kid(fmt, "simpleDelimited")
+    quote = _raw(kid(simple, "quoteCharacter"))
+    quote = quote if quote is not None and len(quote) == 1 and quote not in "\r\n" else None
+    delimiter = field_delimiter(_raw(kid(simple, "fieldDelimiter")))
+    if delimiter and delimiter not in "\r\n" and delimiter != (quote or '"'):
+        out["delimiter"] = delimiter
+        t.use(kid(simple, "fieldDelimiter"))
+    if quote is not None and quote != out.get("delimiter", ","):
+        out["quoteChar"] = quote
+        t.use(kid(simple, "quoteCharacter"))
+    literal = _raw(kid(simple, "literalCharacter"))
+    if literal is not None and len(literal) == 1 and literal not in (
+            "\r", "\n", out.get("delimiter", ","), out.get("quoteChar", '"')):
+        out["escapeChar"] = literal
+        t.use(kid(simple, "literalCharacter"))
+    count = text(kid(fmt, "numHeaderLines"))
+    if count is None:
+        return out, 1
+    if not count.isdigit() or int(count) > 1000:
+        return out, None
+    lines = int(count)
+    t.use(kid(fmt, "numHeaderLines"))
+    if lines == 0:
+        out["header"] = False
+    elif lines > 1:
+        out["commentRows"] = list(range(2, lines + 1))
+    return out, lines
+
+
+def _raw(el: Any) -> str | None:
+    """An element's text as written (a delimiter may be a space or a tab: not stripped)."""
+    return None if el is None or el.text is None else str(el.text)
+
+
 def _table(dt: Any, folder: Path, inbox: Path, path: Path, t: Tracker) -> dict[str, Any]:
     """The file entry of one dataTable (from its ``physical``)."""
     physical = kid(dt, "physical")
@@ -196,18 +290,18 @@ def _table(dt: Any, folder: Path, inbox: Path, path: Path, t: Tracker) -> dict[s
             entry["sha256"] = value
             t.use(auth)
     fmt = kid(physical, "dataFormat", "textFormat")
-    header = text(kid(fmt, "numHeaderLines"))
+    dialect, header_lines = _dialect(fmt, t)
     records = text(kid(dt, "numberOfRecords"))
-    if records is not None and records.isdigit() and header in (None, "1"):
-        # numberOfRecords counts data records; docket's rows are data rows after the one header line
+    if records is not None and records.isdigit() and header_lines is not None:
+        # numberOfRecords counts data records; docket's rows are data rows after the header lines
+        # (the dialect says how many there are, so QA counts them the same way)
         entry["rows"] = int(records)
-        t.use(kid(dt, "numberOfRecords"), kid(fmt, "numHeaderLines"))
-    delimiter = text(kid(fmt, "simpleDelimited", "fieldDelimiter"))
-    media = {",": "text/csv", "\\t": "text/tab-separated-values", "\t": "text/tab-separated-values",
-             "#x09": "text/tab-separated-values"}.get(delimiter or "")
+        t.use(kid(dt, "numberOfRecords"))
+    media = {",": "text/csv", "\t": "text/tab-separated-values"}.get(dialect.get("delimiter", ""))
     if media:
         entry["media_type"] = media
-        t.use(kid(fmt, "simpleDelimited", "fieldDelimiter"))
+    if dialect:
+        entry["dialect"] = dialect
     if text(kid(fmt, "attributeOrientation")) == "column":
         t.use(kid(fmt, "attributeOrientation"))  # the only orientation a Table Schema describes
     enc = text(kid(physical, "characterEncoding"))
@@ -215,6 +309,28 @@ def _table(dt: Any, folder: Path, inbox: Path, path: Path, t: Tracker) -> dict[s
         entry["encoding"] = enc.lower()
         t.use(kid(physical, "characterEncoding"))
     return entry
+
+
+def _structural(schemas: list[tuple[str, dict[str, Any]]], tables: int) -> dict[str, Any] | None:
+    """``dataset_structural`` of the tables: the Table Schema of a record's only table, or, when
+    the record has several tables, a Data Package with one resource per table that has attributes
+    (named after its file, as the Data Package profile wants names: lower case, digits, ``-._``),
+    each with its own schema, so no table is held to another's columns."""
+    if not schemas:
+        return None
+    if len(schemas) == 1 and tables == 1:
+        return schemas[0][1]
+    resources: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for file_name, schema in schemas:
+        base = re.sub(r"[^a-z0-9._-]+", "-", file_name.lower()).strip("-") or "table"
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name)
+        resources.append({"name": name, "path": file_name, "schema": schema})
+    return {"resources": resources}
 
 
 def map_record(root: Any, path: Path, inbox: Path, fallback: dict[str, str] | None = None) -> Mapped:
@@ -280,16 +396,18 @@ def map_record(root: Any, path: Path, inbox: Path, fallback: dict[str, str] | No
         temporal = {"start": start, "end": end}
         t.use(rng)
     files: list[dict[str, Any]] = []
-    structural = None
-    for i, dt in enumerate(kids(dataset, "dataTable")):
+    schemas: list[tuple[str, dict[str, Any]]] = []  # (file name, its Table Schema)
+    for dt in kids(dataset, "dataTable"):
         files.append(_table(dt, path.parent, inbox, path, t))
         attrs = kids(kid(dt, "attributeList"), "attribute")
-        if i == 0 and attrs:  # a request carries one Table Schema: the first table's
+        if attrs:
             missing: list[str] = []
             fields = [f for f in (_field(a, t, missing) for a in attrs) if f]
-            structural = {"fields": fields}
+            schema: dict[str, Any] = {"fields": fields}
             if missing:
-                structural["missingValues"] = list(dict.fromkeys(missing))
+                schema["missingValues"] = list(dict.fromkeys(missing))
+            schemas.append((files[-1]["name"], schema))
+    structural = _structural(schemas, len(files))
     doc = build(path, title=multilingual(titles), abstract=multilingual(abstracts), keywords=keywords,
                 people=people, contact=contacts[0] if contacts else None, licence=licence, files=files,
                 publisher=publisher, temporal=temporal, spatial=spatial, structural=structural,

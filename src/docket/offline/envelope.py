@@ -5,6 +5,9 @@ An exported form is one JSON object::
     {"docket_form": "ingest-request", "form_version": "1.1", "language": "en",
      "instructions": "...", "data": {...}, "schema": {...}, "digest": "<sha256 hex>"}
 
+(``data`` holds, beside each field, a ``"//<field>"`` note: label, what it accepts, help; see
+:mod:`docket.offline.annotate`.)
+
 (a form that changes an existing request, such as ``file-resubmission``, also has ``"request"``:
 the id it applies to). ``digest`` is the sha256 of the canonical JSON (:mod:`docket.canonical`) of
 the envelope without ``digest`` and ``instructions`` — so it covers the form's name, version,
@@ -74,7 +77,11 @@ def build_envelope(form: Any, language: str, instructions: str, request: str | N
     }
     if form.mode == "merge":
         env["request"] = request or ""
-    env["data"] = form.blank()
+    # Each field's label, what it accepts and its help, in "//<key>" notes beside its value
+    # (docket.offline.annotate); the importer drops them before reading the data.
+    from docket.offline.annotate import annotated_blank  # loads the forms: only when exporting
+
+    env["data"] = annotated_blank(form, language)
     env["schema"] = bundled_schema(form)
     return seal(env)
 
@@ -104,11 +111,20 @@ def verify(envelope: dict[str, Any], form: Any | None) -> Verdict:
     except (TypeError, ValueError, RecursionError):  # not serialisable: cannot be what was sealed
         pass
     if form is not None:
-        blank = dict(part, data=form.blank())
-        if "request" in blank and blank["request"] != "":
-            candidates = [blank, dict(blank, request="")]
-        else:
-            candidates = [blank]
+        # The blank as exported: with its notes in the envelope's language (or, exported
+        # before forms carried notes, without).
+        from docket.offline.annotate import annotated_blank
+
+        blanks = [form.blank()]
+        language = envelope.get("language")
+        if isinstance(language, str) and language in form.languages:
+            blanks.insert(0, annotated_blank(form, language))
+        candidates = []
+        for data in blanks:
+            blank = dict(part, data=data)
+            candidates.append(blank)
+            if "request" in blank and blank["request"] != "":
+                candidates.append(dict(blank, request=""))
         if any(digest(c) == given for c in candidates):
             return Verdict("filled-by-hand")
     hints = []

@@ -20,21 +20,21 @@ INSTRUCTIONS = {
     "en": (
         "Fill in the \"data\" object below (leave a field empty if it does not apply), keep every other "
         "key as it is, and e-mail the file back as an attachment. Changing anything outside \"data\" "
-        "makes docket refuse the form as altered. Field names, labels and help: see the form's notebook "
-        "export or the schema at the end of this file."
+        "makes docket refuse the form as altered. Before each field, its \"//\" note gives its label, what it "
+        "accepts and help; notes are ignored on import, so keep or delete them as you like."
     ),
     "fr": (
         "Remplissez l'objet \"data\" ci-dessous (laissez vide un champ sans objet), ne modifiez aucune "
         "autre clé, et renvoyez le fichier en pièce jointe d'un courriel. Toute modification hors de "
-        "\"data\" fait refuser le formulaire comme altéré. Noms des champs, libellés et aide : voir "
-        "l'export en notebook du formulaire ou le schéma à la fin de ce fichier."
+        "\"data\" fait refuser le formulaire comme altéré. Avant chaque champ, sa note \"//\" donne son libellé, ce "
+        "qu'il accepte et de l'aide ; les notes sont ignorées à l'import, gardez-les ou supprimez-les."
     ),
     "de": (
         "Füllen Sie das Objekt \"data\" unten aus (lassen Sie nicht zutreffende Felder leer), ändern Sie "
         "keinen anderen Schlüssel, und senden Sie die Datei als E-Mail-Anhang zurück. Jede Änderung "
-        "außerhalb von \"data\" lässt docket das Formular als verändert zurückweisen. Feldnamen, "
-        "Beschriftungen und Hilfe: siehe den Notebook-Export des Formulars oder das Schema am Ende "
-        "dieser Datei."
+        "außerhalb von \"data\" lässt docket das Formular als verändert zurückweisen. Vor jedem Feld "
+        "nennt seine \"//\"-Notiz Bezeichnung, erlaubte Werte und Hilfe; Notizen werden beim Import "
+        "ignoriert, Sie können sie behalten oder löschen."
     ),
 }
 

@@ -23,6 +23,7 @@ The audit row's origin also names the key and the source, for people reading the
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ from docket.canonical import digest
 from docket.documents import json_path, parse_json
 from docket.errors import BadInput, DocketError, NotFound, Problem
 from docket.forms.definition import clean, list_forms, load_form
+from docket.messages import problem as catalogued
+from docket.messages import translated
+from docket.messages.fields import page_order
+from docket.messages.portable import strip_annotations
 from docket.offline.envelope import FORM_KEY, KNOWN_KEYS, verify
 from docket.offline.sources import Item, Limits, printable, walk_paths
 from docket.store import tables
@@ -60,26 +65,29 @@ class Outcome:
     target: str | None = None  # the request a merge form changes
     document: dict[str, Any] | None = field(default=None, repr=False)
     expected_revision: int | None = None
+    sender: str | None = None  # the From of the e-mail the form came in
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, language: str = "en") -> dict[str, Any]:
         out: dict[str, Any] = {"source": self.source, "status": self.status}
-        for name in ("id", "revision", "form", "filled", "message"):
+        for name in ("sender", "id", "revision", "form", "filled", "message"):
             value = getattr(self, name)
             if value not in (None, ""):
                 out[name] = value
         if self.key:
             out["digest"] = self.key
         if self.problems:
-            out["problems"] = [p.as_dict() for p in self.problems]
+            out["problems"] = [p.as_dict() for p in translated(self.problems, language)]
         return out
 
-    def line(self) -> str:
+    def line(self, language: str = "en") -> str:
+        """The outcome in the report; problems worded as the page words them, in ``language``."""
         label = self.status.replace("-", " ")
         ref = f" -> {self.id}.{self.revision}" if self.id else ""
-        text = f"{label:<17} {self.source}{ref}"
+        sender = f" (from {self.sender})" if self.sender else ""
+        text = f"{label:<17} {self.source}{sender}{ref}"
         if self.message:
             text += f": {self.message}"
-        for problem in self.problems:
+        for problem in translated(self.problems, language):
             text += f"\n    - {problem}"
         return text
 
@@ -108,12 +116,12 @@ class ImportReport:
             "skipped": self.count("skipped"),
         }
 
-    def as_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "items": [o.as_dict() for o in self.outcomes]}
+    def as_dict(self, language: str = "en") -> dict[str, Any]:
+        return {**self.summary(), "items": [o.as_dict(language) for o in self.outcomes]}
 
-    def text(self) -> str:
+    def text(self, language: str = "en") -> str:
         s = self.summary()
-        lines = [o.line() for o in self.outcomes]
+        lines = [o.line(language) for o in self.outcomes]
         lines.append(
             f"{s['imported']} imported, {s['already_imported']} already imported, "
             f"{s['refused']} refused ({s['altered']} altered), {s['skipped']} skipped"
@@ -154,7 +162,8 @@ def _check_integers(value: Any, where: str) -> None:
 
 def _under_data(problems: list[Problem]) -> list[Problem]:
     """Form paths (``$.provider.email``) as paths in the file (``$.data.provider.email``)."""
-    return [Problem("$.data" + p.where[1:] if p.where.startswith("$") else p.where, p.message) for p in problems]
+    return [dataclasses.replace(p, where="$.data" + p.where[1:]) if p.where.startswith("$") else p
+            for p in problems]
 
 
 class Importer:
@@ -185,6 +194,7 @@ class Importer:
         what it prints and the import holds one form at a time.
         """
         out = self.check(item)
+        out.sender = item.sender
         item.data = None  # parsed: the bytes go now, not when the next input has been read
         if out.status == "ready":
             self.store(out)
@@ -258,13 +268,16 @@ class Importer:
             return Outcome(item.source, "refused",
                            f"there is no form {name!r} in this instance (forms: {', '.join(list_forms(self.d))})")
         out = Outcome(item.source, "ready", form=form.name, filled=verdict.status)
-        problems = [Problem(f"$.{k}", "is not a known field of an offline form")
-                    for k in envelope if k not in KNOWN_KEYS]
+        problems = [catalogued(json_path([k]), "offline_unknown_key") for k in envelope if k not in KNOWN_KEYS]
         data = envelope.get("data")
         if not isinstance(data, dict):
-            problems.append(Problem("$.data", f"must be an object, not {type(data).__name__}"))
+            problems.append(catalogued("$.data", "offline_data_object", kind=type(data).__name__))
         if problems:
             return self._refuse(out, problems)
+        try:  # the "//<field>" notes of the JSON export: never read, dropped before anything
+            data = strip_annotations(data)
+        except ValueError as exc:
+            return self._refuse(out, [Problem("$.data", str(exc))])
         target = envelope.get("request")
         if form.mode == "merge" and isinstance(target, str) and target.strip():
             key = digest({"request": target.strip(), "data": clean(data)})
@@ -274,17 +287,17 @@ class Importer:
             out.status, out.key = "already-imported", key
             out.id, out.revision = self.index[key]
             return out
-        problems = _under_data(form.problems(data))
+        problems = page_order(form, _under_data(form.problems(data)), "$.data")
         existing = None
         if form.mode == "merge":
             if not isinstance(target, str) or not target.strip():
-                problems.append(Problem("$.request", "is required: the id of the request this form changes"))
+                problems.insert(0, catalogued("$.request", "request_required"))
             else:
                 try:
                     existing = self.d.get(target.strip())
                     out.target, out.expected_revision = existing["id"], existing["revision"]
                 except NotFound:
-                    problems.append(Problem("$.request", f"there is no request {target.strip()!r} in this instance"))
+                    problems.insert(0, catalogued("$.request", "request_unknown", request=repr(target.strip()[:80])))
         if problems:
             return self._refuse(out, problems)
         document = form.to_request(data, existing)

@@ -55,7 +55,7 @@ _B64_NOISE = bytes(b for b in range(256)
                    if b not in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 # The only headers the scan reads; the others (Received, DKIM...) are passed over unparsed.
 _STRUCTURE_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding", "subject",
-                                "in-reply-to"})
+                                "in-reply-to", "from"})
 # "Re:" in the languages of the forms (and Outlook's): a reply about a form need not carry one.
 _REPLY = re.compile(r"\s*(re|aw|sv|antw|r|ref|réf|rif|vs)\s*(\[\d+\])?\s*:", re.IGNORECASE)
 
@@ -69,6 +69,7 @@ class Item:
     refused: str | None = None
     skipped: str | None = None
     folder: Path | None = None  # for files on disk: relative file locations are relative to it
+    sender: str | None = None  # the From of the e-mail it came in (decoded, printable, cut)
 
 
 @dataclass(frozen=True)
@@ -382,6 +383,7 @@ class _Scan:
     subjects: list[str] = field(default_factory=list)
     replies: list[bool] = field(default_factory=list)  # for each subject: is its message a reply
     parts: int = 0
+    sender: str | None = None  # the From of the outer message (a forwarded one's is not the sender)
 
 
 class _Reader:
@@ -577,6 +579,8 @@ def _entity(r: _Reader, scan: _Scan, lim: Limits, bounds: list[bytes], depth: in
             subject = printable(_decoded(headers.get("subject", "")), 200)
             scan.subjects.append(subject)
             scan.replies.append(bool(headers.get("in-reply-to")) or bool(_REPLY.match(subject)))
+            if depth == 0:
+                scan.sender = printable(" ".join(_decoded(headers.get("from", "")).split()), 200) or None
         boundary = headers.get_boundary() if content_type.startswith("multipart/") else None
         filename = headers.get_filename()
         if filename and "=?" in filename:  # an RFC 2047 encoded word, as some mail programs send
@@ -734,15 +738,16 @@ def message_items(fh: BinaryIO, start: int, stop: int, source: str, lim: Limits)
     try:
         _entity(_Reader(fh, start, stop), scan, lim, [], 0, source, 1, True, "text/plain")
     except _Broken as exc:
-        yield Item(source, refused=f"the message cannot be read safely: {exc.args[0]}")
+        yield Item(source, refused=f"the message cannot be read safely: {exc.args[0]}", sender=scan.sender)
         return
     except RecursionError:  # cannot happen below max_mime_depth, but a limit set absurdly high
-        yield Item(source, refused="the message is nested too deeply to read")
+        yield Item(source, refused="the message is nested too deeply to read", sender=scan.sender)
         return
     found = 0
     for leaf in scan.leaves:
         for item in _leaf_items(fh, leaf, lim):
             found += 1
+            item.sender = scan.sender
             yield item
     if found:
         return
@@ -750,8 +755,9 @@ def message_items(fh: BinaryIO, start: int, stop: int, source: str, lim: Limits)
     named = _names_a_form(scan, lim.form_words)
     if named is not None:
         yield Item(source, refused=f"the subject {named!r} names a docket form, but the message carries no "
-                                   "form (no JSON attachment); was it left out, or sent as a link?")
+                                   "form (no JSON attachment); was it left out, or sent as a link?",
+                   sender=scan.sender)
         return
     about = f" (subject {subject!r})" if subject else ""
-    yield Item(source, skipped=f"the message{about} carries no JSON attachment")
+    yield Item(source, skipped=f"the message{about} carries no JSON attachment", sender=scan.sender)
 

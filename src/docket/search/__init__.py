@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from docket.errors import BadInput
+from docket.structural import all_fields
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy import Connection
@@ -113,7 +114,7 @@ def _rows_of(record: dict[str, Any]) -> Iterator[tuple[str, str, str, str]]:
         "places": [_dict(contextual.get("spatial_coverage")).get("place"), contextual.get("place"),
                    contextual.get("places")],
         "variables": [[_dict(f).get(k) for k in ("name", "title", "description")]
-                      for f in _list(structural.get("fields"))],
+                      for f in all_fields(structural)],  # a Table Schema's, or every resource's
         "instruments": [[_dict(i).get(k) for k in ("name", "manufacturer", "model")]
                         for i in _list(technical.get("instruments"))] + [contextual.get("platform")],
         "project": [descriptive.get("project_name"), descriptive.get("grant_id")],

@@ -50,6 +50,7 @@ from docket.steps.context import StepContext, StepHost, now, parse_ref
 from docket.store import tables
 from docket.transfer import FetchedFile, SourceContext, TransferFailed, fetch
 from docket.transfer.fetch import LEFTOVER_PREFIX, PARTIAL_PREFIX, claim
+from docket.uploads.locations import inbox_of
 from docket.workflow import StepChange, check_step_change
 
 STAGING_PREFIX = LEFTOVER_PREFIX + "staging-"
@@ -312,6 +313,8 @@ def source_context(docket: StepHost) -> SourceContext:
     return SourceContext(timeout=config.transfer_timeout, deadline=config.transfer_deadline,
                          local_roots=docket.instance.local_roots, proxies=config.transfer_proxies,
                          allow_hardlinks=config.transfer_allow_hardlinks,
+                         # relative locations (uploads: <id>/<name>) are in the inbox, never the cwd
+                         base_dir=inbox_of(docket.instance),
                          allow=list(config.transfer_allow), credentials=dict(config.transfer_credentials))
 
 

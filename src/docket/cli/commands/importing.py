@@ -22,18 +22,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-bytes", type=int, metavar="N",
                    help="refuse files, messages and attachments larger than N bytes "
                         "(default: [limits] max_upload_bytes)")
+    p.add_argument("--lang", default="en", metavar="LANG",
+                   help="the language of the problems listed (en, fr, de; default en): the words the "
+                        "provider's page and notebook use")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from docket.messages import supported
     from docket.offline.sources import check_paths
 
+    language = supported(args.lang)
     check_paths(args.paths)  # usage errors (exit 2) before the instance is even opened
     from docket.offline.importer import import_paths  # the API and the store: loaded only now
 
     with open_docket(args) as d:
         report = import_paths(d, args.paths, max_bytes=args.max_bytes)
         deliver(d)
-    emit(args, report.as_dict(), report.text())
+    emit(args, report.as_dict(language), report.text(language))
     return report.exit_code

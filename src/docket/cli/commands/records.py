@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from docket.cli.context import deliver, open_docket
 from docket.cli.output import add_json_flag, emit
-from docket.errors import BadInput
+from docket.errors import BadInput, DocketError
 from docket.workflow import REVIEW_STATES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("submit", help="submit a request (JSON file); prints its new id")
     p.add_argument("file", help="the request as JSON")
+    p.add_argument("--draft", action="store_true",
+                   help="store it as a draft, which may still lack fields; submit it later with "
+                        "`docket review ID submitted`")
+    p.add_argument("--lang", default="en", metavar="LANG",
+                   help="the language of the problems listed when the request is refused (en, fr, de)")
     add_json_flag(p)
     p.set_defaults(func=submit)
 
@@ -36,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--field", action="append", metavar="JSONPATH",
                    help="attach the comment to this field, e.g. $.metadata.project_descriptive.abstract (repeatable)")
     p.add_argument("--expect-revision", type=int)
+    p.add_argument("--accept-licence", action="store_true",
+                   help="with approved: accept the request's licence although it is not on the SPDX list "
+                        "(recorded with the approval; without it such an approval is refused, exit 3)")
     add_json_flag(p)
     p.set_defaults(func=review)
 
@@ -65,8 +74,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def submit(args: argparse.Namespace) -> int:
+    from docket.messages import supported, translated
+
+    language = supported(getattr(args, "lang", "en"))
     with open_docket(args) as d:
-        result = d.submit(args.file)
+        try:
+            result = d.submit(args.file, state="draft" if args.draft else "submitted")
+        except DocketError as exc:  # the problems in the words of the page and the notebook
+            exc.problems = translated(exc.problems, language)
+            raise
+        if args.draft:
+            _note_missing(args, d, result["id"])
         deliver(d)
     text = result["id"]
     if result.get("link_url"):  # submitted without an account: the provider's only way back in
@@ -79,10 +97,23 @@ def submit(args: argparse.Namespace) -> int:
 def revise(args: argparse.Namespace) -> int:
     with open_docket(args) as d:
         result = d.revise(args.id, args.file, expected_revision=args.expect_revision, minor=args.minor)
+        _note_missing(args, d, f"{result['id']}.{result['revision']}")
         deliver(d)
     emit(args, result, f"{result['id']}.{result['revision']}")
     _warn(args, result)
     return 0
+
+
+def _note_missing(args: argparse.Namespace, d: Any, ref: str) -> None:
+    """On stderr, what a stored draft still lacks before it can be submitted for review."""
+    from docket.drafts import missing_in_record
+
+    if getattr(args, "json", False):
+        return
+    lacking = missing_in_record(d.schemas, d.get(ref))
+    if lacking:
+        print(f"docket: note: {ref} is an incomplete draft; before `docket review {ref.split('.')[0]} submitted`, "
+              f"fill: {', '.join(p.where for p in lacking)}", file=sys.stderr)
 
 
 def _warn(args: argparse.Namespace, result: dict) -> None:
@@ -95,7 +126,7 @@ def _warn(args: argparse.Namespace, result: dict) -> None:
 def review(args: argparse.Namespace) -> int:
     with open_docket(args) as d:
         result = d.review(args.id, args.state, comment=args.comment, fields=args.field,
-                          expected_revision=args.expect_revision)
+                          expected_revision=args.expect_revision, accept_licence=args.accept_licence)
         deliver(d)
     emit(args, result, f"{result['id']}: {result['review_state']}")
     return 0
@@ -120,7 +151,7 @@ def list_(args: argparse.Namespace) -> int:
     lines = [f"{'ID':<16} {'REV':>3}  {'STATE':<10} {'TRANSFER':<16} {'QA':<16} TITLE"]
     for r in rows:
         lines.append(f"{r['id']:<16} {r['revision']:>3}  {r['review_state']:<10} {r['transfer']:<16} "
-                     f"{r['qa']:<16} {r['title'][:60]}")
+                     f"{r['qa']:<16} {(r['title'] or _NOT_YET)[:60]}")
     emit(args, rows, "\n".join(lines) if rows else "no requests")
     return 0
 
@@ -132,26 +163,32 @@ def step_text(steps: dict, step: str) -> str:
 
 
 def show(args: argparse.Namespace) -> int:
-    from docket.text import pick
+    from docket.drafts import missing_in_record, provider_of, title_of
 
     with open_docket(args) as d:
         doc = d.get(args.id)
         langs = d.config.languages
         comments = d.comments(args.id)
-    md = doc["metadata"]
+        lacking = missing_in_record(d.schemas, doc) if doc["review_state"] == "draft" else []
+    # A draft may still lack any of these (docket.drafts): shown as "(not given yet)".
+    md = doc.get("metadata") or {}
+    provider = provider_of(doc)
+    licence = (md.get("dataset_administrative") or {}).get("licence")
     lines = [
         f"{doc['id']}.{doc['revision']}  [{doc['review_state']}]",
-        f"title:    {pick(md['project_descriptive']['title'], langs)}",
-        f"provider: {doc['provider']['name']} <{doc['provider'].get('email', '')}>",
-        f"licence:  {md['dataset_administrative']['licence']}",
+        f"title:    {title_of(doc, langs) or _NOT_YET}",
+        f"provider: {provider.get('name') or _NOT_YET} <{provider.get('email', '')}>",
+        f"licence:  {licence or _NOT_YET}",
         "steps:    " + ", ".join(
             f"{s}={v['status']}" + (f"/{v['outcome']}" if v.get("outcome") else "") for s, v in doc["steps"].items()
         ),
         "files:",
-        *(_file_line(f, doc.get("measured", {}).get(f["name"])) for f in doc["files"]),
+        *(_file_line(f, doc.get("measured", {}).get(f.get("name"))) for f in doc.get("files", [])),
         f"schema:   {doc['schema']['id']} (version {doc['schema']['version']})",
         f"created:  {doc['created_date']} by {doc['created_by']}",
         f"modified: {doc['last_modified_date']} by {doc['last_modified_by']}",
+        *([f"incomplete draft: to fill before it can be submitted: {', '.join(p.where for p in lacking)}"]
+          if lacking else []),
         *comment_lines(comments),
     ]
     emit(args, {**doc, "comments": comments}, "\n".join(lines))
@@ -173,8 +210,11 @@ def history(args: argparse.Namespace) -> int:
     return 0
 
 
+_NOT_YET = "(not given yet)"
+
+
 def _file_line(declared: dict, measured: dict | None) -> str:
-    line = f"  - {declared['name']}  {declared['location']}"
+    line = f"  - {declared.get('name') or _NOT_YET}  {declared.get('location') or _NOT_YET}"
     if "size" in declared:
         line += f"  (declared {declared['size']} bytes)"
     if measured:
