@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/exports.py
 	$(BIN)/python benchmarks/search.py
+	$(BIN)/python benchmarks/upload.py --size 1G --also 2G
 
 clean:
 	rm -rf $(VENV) demo-instance

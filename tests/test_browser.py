@@ -6,7 +6,6 @@ ever downloaded. Screenshots land in ``test-artifacts/`` (git-ignored) for a hum
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -15,25 +14,19 @@ import pytest
 
 import docket
 
-from .conftest import EXAMPLES, ROOT
+from .browser import LOAD_TIMEOUT, chromium, need_browser, new_page, screenshot
+from .conftest import EXAMPLES
 from .test_serve import OTHER_EMAIL, make_crafted_folder, make_other_instance, serving
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
-ARTIFACTS = ROOT / "test-artifacts"
 PAGE = "/"  # docket serve serves the request page alone, at the root
-LOAD_TIMEOUT = 60_000  # ms: a kernel start on a busy 2-core box
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``docket serve`` on a free port over a fresh instance: (base URL, instance folder)."""
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium); browser tests need it")
-    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    need_browser()
     folder = tmp_path_factory.mktemp("browser") / "inst"
     docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
     with serving(folder) as (base, proc):
@@ -43,28 +36,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 @pytest.fixture(scope="module")
 def browser(served: tuple[str, Path]) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    pg = context.new_page()
-    yield pg
-    context.close()
+    with new_page(browser) as pg:
+        yield pg
 
 
 def shot(page: object, name: str, show: str | None = None) -> None:
     """A screenshot for people, with ``show`` (a CSS selector) scrolled into view."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    if show:
-        page.locator(show).first.scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    screenshot(page, name, show)
 
 
 def open_form(page: object, base: str, query: str = "") -> None:
@@ -142,7 +126,7 @@ def test_fill_see_error_correct_submit_and_edit(page: object, served: tuple[str,
     title = page.locator(field("metadata-project_descriptive-title-en"))
     assert title.input_value() == "CTD casts in the browser"
     type_in(page, field("metadata-project_descriptive-title-en"), "CTD casts, corrected")
-    page.click(".docket-submit")
+    page.click(".docket-save-draft")  # "Save draft": a new revision, back in draft (issue 12)
     page.locator(".docket-summary .docket-request-revision").get_by_text("2").wait_for(timeout=20_000)
     shot(page, "form-revised", ".docket-summary")
     with docket.open(folder) as d:

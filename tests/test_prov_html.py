@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from docket.provenance.html import clean_svg, href, render
 from tests.clirun import docket_cli
 from tests.people import key_file
 
+from .browser import CHROMIUM, CHROMIUM_ARGS
 from .conftest import EXAMPLES
 
 TITLE = 'Soil <script>alert("title")</script> & "cores" </p><p>'
@@ -38,9 +38,6 @@ REVIEWER = "Dr. Eva Novak"
 OPERATOR = "Mara Data"
 COMMENT = "Please add the ORCID iD <img src=x onerror=alert(2)> & the methods."
 STEP_KINDS = ["Submission", "Review", "Submission", "Review", "Review", "Transfer", "QA run"]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 
 
 def _request(title: str) -> dict[str, Any]:

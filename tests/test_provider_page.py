@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,11 @@ def inst(tmp_path: Path) -> Iterator[Docket]:
 
 def submitted_anonymously(dk: Docket) -> dict[str, Any]:
     """A request sent through the public page's path: nobody signed in; the result has the link."""
-    result = dk.anonymously().submit(json.loads(CTD.read_text(encoding="utf-8")), origin="voila form ingest-request")
+    doc = json.loads(CTD.read_text(encoding="utf-8"))
+    # Where the page takes files from: the instance's inbox (a relative location is read there).
+    shutil.copy(EXAMPLES / "files" / doc["files"][0]["name"], dk.instance.root / "inbox")
+    doc["files"][0]["location"] = doc["files"][0]["name"]
+    result = dk.anonymously().submit(doc, origin="voila form ingest-request")
     assert result["link"] and result["revision"] == 1
     return result
 
@@ -261,10 +266,10 @@ def test_link_page_edit_reply_and_resubmit_each_happen_once(inst: Docket) -> Non
     assert inst.get(rid)["revision"] == 1 and inst.get(rid)["review_state"] == "submitted"
     abstract = page.view.field("metadata.project_descriptive.abstract")
     abstract.inputs["en"].value = "Profiles at stations S1 (200 m), S2 (450 m) and S3 (1200 m)."
-    result = page.view.submit()
+    result = page.view.save_draft()  # "Save draft" on a submitted request: a new revision, in draft
     assert result["revision"] == 2 and "docket-back-to-draft" in page.view.status.value
     summary = page.view.status.value
-    assert page.view.submit() is result  # the double click: nothing stored, the summary stays
+    assert page.view.save_draft() is result  # the double click: nothing stored, the summary stays
     assert page.view.status.value == summary
     record = inst.get(rid)
     assert (record["revision"], record["review_state"]) == (2, "draft")
@@ -396,12 +401,12 @@ def test_a_revoked_link_is_refused_and_id_is_no_parameter(inst: Docket, monkeypa
 
 @pytest.mark.browser
 def test_provider_path_in_the_browser(tmp_path: Path) -> None:  # noqa: PLR0915 - one story, told in order
-    from .test_browser import CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT, field, shot, type_in
+    from .browser import CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT, need_browser
+    from .test_browser import field, shot, type_in
     from .test_serve import serving
 
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium); browser tests need it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    need_browser()
+    sync_api = pytest.importorskip("playwright.sync_api")
     folder = tmp_path / "inst"
     docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
     dk = docket.open(folder)
@@ -476,7 +481,7 @@ def test_provider_path_in_the_browser(tmp_path: Path) -> None:  # noqa: PLR0915 
         assert [(c["parent"], c["role"], c["field"]) for c in replies] == [(said[0]["id"], "provider", ABSTRACT)]
         new_abstract = "Profiles at stations S1 (200 m), S2 (450 m) and S3 (1200 m) off Brest."
         type_in(page, field("metadata-project_descriptive-abstract-en", "textarea"), new_abstract)
-        page.click(".docket-submit")
+        page.click(".docket-save-draft")  # "Save draft": back to draft; resubmitted below (issue 12)
         page.locator(".docket-summary .docket-request-revision").get_by_text("2").wait_for(timeout=20_000)
         assert page.locator(".docket-summary .docket-link").count() == 0  # the link was shown once only
         record = dk.get(rid)

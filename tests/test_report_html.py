@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,12 @@ from docket.reports.messages import MESSAGES, choose_language
 from tests.clirun import docket_cli
 from tests.test_qa import DATA, ROOT, SEEDED, init, ready, seeded_request
 
+from .browser import CHROMIUM, CHROMIUM_ARGS
+
 SCHEMA = DATA / "observations.schema.json"
 FAILING = ["out_of_range.csv", "constraint_violations.csv", "missing_values.csv"]
 SCRIPT = "<script>document.title='pwned'</script>"
 IMG = "<img src=x onerror=\"document.title='pwned'\"> and enough words to pass forty characters"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 
 
 def check_report(csv: Path, out: Path) -> dict[str, Any]:

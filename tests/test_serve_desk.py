@@ -33,14 +33,13 @@ from docket.forms.desk_auth import MAX_SESSION_SECONDS, STAFF_ONLY, DeskSessions
 from docket.people.accounts import REFUSED_KEY
 from docket.store import tables
 
+from .browser import CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT
 from .conftest import EXAMPLES
 from .people import key_for
-from .test_browser import CHROMIUM, CHROMIUM_ARGS
 from .test_desk import desk_requests
 from .test_serve import free_port, serving
 from .test_serve_security import descendants, live_kernels, request, wait_kernels
 
-LOAD_TIMEOUT = 60_000  # ms: a kernel start on a busy 2-core box
 CLICK_TIMEOUT = 20_000
 ANA = ("Ana Reviewer", "ana.reviewer@desk.example.org")
 BEN = ("Ben Reviewer", "ben.reviewer@desk.example.org")

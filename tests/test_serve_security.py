@@ -13,7 +13,6 @@ import http.client
 import http.cookiejar
 import os
 import re
-import shutil
 import time
 import urllib.request
 import uuid
@@ -25,13 +24,10 @@ import pytest
 
 import docket
 
+from .browser import CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT
 from .clirun import docket_cli
 from .test_serve import free_port, serving
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
-LOAD_TIMEOUT = 60_000  # ms: a kernel start on a busy 2-core box
 #: Tiny culling times, so that the test sees culling happen (the defaults are 600 s and 60 s).
 IDLE, CLOSED = 8, 2
 SERVE_TABLE = (f"\n[serve]\ncull_idle_seconds = {IDLE}\ncull_closed_seconds = {CLOSED}\n"

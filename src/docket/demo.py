@@ -3,8 +3,10 @@
 Each stage prints the command a data manager would type for it, then what docket answered, so the
 output doubles as a tour of the workflow: init (which makes the admin account), a reviewer's
 account, submit (a provider on the public page gets a secret link), review (request changes on a
-field, the provider revises through their link, approve), transfer, the QA notebook, history and
-the request's provenance in every export format.
+field, the provider revises through their link, approve), transfer, the QA notebook, publication
+(validated metadata exports and the instance's own persistent URL: a demo has no DOI registry),
+search over what was published, an archival package with its fixity re-checked, history and the
+request's provenance in every export format.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from pathlib import Path
 from docket.api import Docket
 from docket.provenance.export import FORMATS
 from docket.resources import data_dir
+from docket.search import search
+
+#: What the demo publishes: every export that needs no DOI registry (DataCite XML needs a DOI,
+#: hence a ``[datacite]`` prefix; a data centre with one adds ``datacite`` to this list).
+DEMO_FORMATS = ["iso19139", "eml", "schemaorg", "dcat"]
 
 Say = Callable[[str], None]
 
@@ -32,6 +39,10 @@ def run_demo(folder: str | Path, say: Say = print) -> dict:
     _stage(say, "Create an instance (SQLite and local files)", f"docket init {root} --project demo")
     docket = Docket.init(root, project="demo", base_uri="https://data.example.org/demo/",
                          local_roots=["inbox", str(examples)])
+    with open(root / "docket.toml", "a", encoding="utf-8") as toml:
+        toml.write("\n[publication]\nformats = [" + ", ".join(f'"{f}"' for f in DEMO_FORMATS) + "]\n")
+    docket.close()
+    docket = Docket.open(root)  # with the [publication] settings just written
     say(f"   instance {docket.instance.root}, store {docket.store.dialect}")
     ids: dict[str, str] = {}
     try:
@@ -92,7 +103,30 @@ def run_demo(folder: str | Path, say: Say = print) -> dict:
             for failing in qa["failing"][:3]:
                 say(f"   - {failing['status']:<5} {failing['id']:<28} {failing['file'] or ''} {failing['found'] or ''}"[:110])
 
+        for request_id in ids.values():
+            _stage(say, f"Publish {request_id}", f"docket publish {request_id}")
+            published = docket.publish(request_id)
+            say(f"   version {published['version']}: {published['identifier']} ({published['identifier_type']})")
+            for export in published["exports"]:
+                validity = "valid" if export["validated"] else "NOT VALIDATED"
+                say(f"   {export['format']:<10} {Path(export['path']).name:<36} {validity}")
+            for warning in published["warnings"]:
+                say(f"   warning: {warning}"[:140])
+
+        _stage(say, "Search what was published", "docket search 'temperature'")
+        for hit in search(docket, "temperature"):
+            snippet = hit["snippet"].replace("\n", " ")
+            say(f"   {hit['id']:<12} {hit['field']:<24} {snippet}"[:140])
+
         first = next(iter(ids.values()))
+        _stage(say, f"Archive {first} (BagIt + RO-Crate) and re-check its fixity",
+               f"docket archive {first} && docket archive verify {first}")
+        archived = docket.archive(first)
+        size = sum(f["bytes"] for f in archived["files"])
+        say(f"   {archived['location']}  ({len(archived['files'])} files, {size} bytes, Payload-Oxum {archived['bag_oxum']})")
+        verified = docket.verify_archive(first)
+        say(f"   fixity: {verified['ok']} of {verified['checked']} bags intact")
+
         _stage(say, f"History of {soil or first}", f"docket history {soil or first}")
         for h in docket.history(soil or first):
             change = f"{h['from'] or '-'} -> {h['to']}"

@@ -36,11 +36,15 @@ from urllib.parse import parse_qsl
 import ipywidgets as W
 
 from docket.canonical import digest
+from docket.drafts import title_of
 from docket.errors import BadInput, DocketError, InstanceError, NotFound, Problem, Refused
 from docket.forms import status
+from docket.forms.bbox_map import use_tiles
 from docket.forms.definition import list_forms, load_form, localize, request_part
-from docket.forms.renderer import FormView, css_name
-from docket.text import pick
+from docket.forms.renderer import FormView, css_name, nearest
+from docket.forms.upload_field import show_placed
+from docket.uploads.locations import check_locations
+from docket.uploads.store import Placement
 from docket.validation import json_path
 
 DEFAULT_FORM = "ingest-request"
@@ -179,11 +183,12 @@ class RequestPage:
             data = self.form.from_record(existing)
         self.view = FormView(
             self.form, language=self.language, content_languages=docket.config.languages, data=data,
-            existing=existing, on_submit=self.store, describe_result=self.describe,
+            existing=existing, on_submit=self.store, describe_result=self.describe, on_save=self.save_draft,
         )
+        use_tiles(self.view, docket.config)  # the spatial map over the instance's own tiles, if any
         names = self.form.ui.get("language_names", {})
         self.selector = W.Dropdown(options=[(names.get(x, x), x) for x in languages], value=self.language,
-                                   layout=W.Layout(width="12em"))
+                                   layout=W.Layout(width="auto"), style={"description_width": "initial"})
         self.selector.add_class("docket-language")
         self.header = W.HTML()
         self.header.add_class("docket-header")
@@ -202,7 +207,11 @@ class RequestPage:
                                         layout=W.Layout(width="auto", align_self="flex-start", display="none"))
         self.resubmit_button.add_class("docket-resubmit")
         self.resubmit_button.on_click(lambda _b: self.resubmit())
-        self.actions = W.VBox([self.notice, self.resubmit_button])
+        # The provider's secret link after a first save, for drafts.js (kept in the tab, put in the
+        # address): hidden, and emptied by the next save. Never written for a page opened by link.
+        self.link_box = W.HTML(layout=W.Layout(display="none"))
+        self.link_box.add_class("docket-draft-link")
+        self.actions = W.VBox([self.notice, self.resubmit_button, self.link_box])
         self.actions.add_class("docket-actions")
         if self.request_id:
             self.load_conversation()
@@ -213,11 +222,18 @@ class RequestPage:
             # A merge form needs a request to merge into; show why rather than a dead form.
             notice = W.HTML(f"<p class='docket-status-bad'>{html.escape(self.view.text('needs_request'))}</p>")
             notice.add_class("docket-needs-request")
-            self.view.submit_button.disabled = True
+            self.view.submit_button.disabled = self.view.save_button.disabled = True
             children.append(notice)
         if self.record is not None and self.record["review_state"] == "retired":
             self.view.submit_button.disabled = True  # the core refuses it too (rule retired-final)
-        children += [self.view.widget, self.actions]
+            self.view.save_button.disabled = True
+        # QA's metadata checks live, the checklist on top, each file row's check/fill tools.
+        from docket.forms.checklist import attach
+        from docket.forms.file_tools import FileTools
+
+        self.checks = attach(self.view, docket.config.severities)
+        self.file_tools = FileTools(self.view, docket)
+        children += [self.checks.checklist, self.view.widget, self.actions]
         self.widget = W.VBox(children)
         self.widget.add_class("docket-page")
 
@@ -226,6 +242,7 @@ class RequestPage:
         self.view.set_language(language)
         if self.selector.value != language:
             self.selector.value = language
+        self.selector.description = self.view.text("language", "Language")  # its visible label
         title = html.escape(localize(self.form.title, language))
         text = html.escape(localize(self.form.description, language))
         editing = ""
@@ -233,7 +250,9 @@ class RequestPage:
             editing = (f"<p class='docket-editing'>{html.escape(self.view.text('editing', 'Editing request'))} "
                        f"<b>{html.escape(self.request_id)}</b> ({html.escape(self.view.text('summary_revision'))}"
                        f" {self.revision})</p>")
-        self.header.value = f"<h2 class='docket-title'>{title}</h2><p class='docket-help'>{text}</p>{editing}"
+        # lang: page.js makes it the page's <html lang> (screen readers pick their voice by it).
+        self.header.value = (f"<h2 class='docket-title' lang='{html.escape(language)}'>{title}</h2>"
+                             f"<p class='docket-help'>{text}</p>{editing}")
         self.show_request()
 
     # -- the provider's desk ------------------------------------------------------------------
@@ -300,7 +319,7 @@ class RequestPage:
         self.field_notes = []
         fields = {json_path(f.path): f for f in self.view.walk()}
         for where, items in status.by_field(self.comments).items():
-            field = _nearest_field(fields, where)
+            field = nearest(fields, where)
             if field is None:
                 continue  # a path this form does not show: the thread above still has it
             note = W.HTML(status.field_note_html(items, self.view.text))
@@ -317,7 +336,10 @@ class RequestPage:
         state = self.record["review_state"] if self.record else None
         notes = []
         if state in ("submitted", "approved", "rejected"):
-            notes.append(f"<p class='docket-notice docket-edit-to-draft'>{html.escape(t('edit_to_draft', 'Saving changes sends this request back to draft: you then resubmit it for review.'))}</p>")
+            words = t("edit_to_draft", "Saving changes sends this request back to draft: you then resubmit it for review.")
+            if state == "submitted":  # the two buttons, and what each does to the review queue
+                words = t("edit_submitted", words)
+            notes.append(f"<p class='docket-notice docket-edit-to-draft'>{html.escape(words)}</p>")
         elif state == "draft":
             notes.append(f"<p class='docket-notice docket-draft-note'>{html.escape(t('draft_resubmit', 'This request is a draft: the data centre reviews it only after you resubmit it.'))}</p>")
         elif state == "retired":
@@ -379,32 +401,62 @@ class RequestPage:
 
     # -- submit ------------------------------------------------------------------------------
 
-    def store(self, document: dict[str, Any]) -> dict[str, Any]:
-        """Submit (first time) or revise (an opened or just-submitted request) the document.
+    def store(self, document: dict[str, Any], state: str = "submitted") -> dict[str, Any]:
+        """"Submit for review" (``state="submitted"``) or "Save draft" (``"draft"``) the document.
 
-        A submit whose content is the current revision's stores nothing (a second click on the
-        button, or saving an unchanged form): a revision is a change, and a double click must
-        not make a request twice.
+        A new form is ``submit``-ted in that state (a draft may be incomplete: :mod:`docket.drafts`);
+        its result carries the provider's secret link, shown once and handed to drafts.js. An
+        existing request gets a new revision when its content changed (a draft: saving a submitted
+        request sends it back to draft, as the page says); "Submit for review" then moves the draft
+        to ``submitted`` -- revise and resubmit in one action. A click whose content and wanted state
+        are what the store holds already (a double click, two clicks queued behind a busy kernel)
+        stores nothing: one submission, and the last summary stays.
         """
         origin = f"voila form {self.form.name}"
         existing = self.view.existing
-        if self.request_id is not None and existing is not None and digest(document) == digest(request_part(existing)):
-            if self.saved is not None and self.saved["revision"] == self.revision:
+        current = self.record["review_state"] if self.record else None
+        same = (self.request_id is not None and existing is not None
+                and digest(document) == digest(request_part(existing)))
+        if same and (state == "draft" or current != "draft"):
+            if (self.saved is not None and self.saved["revision"] == self.revision
+                    and self.saved["record"]["review_state"] == current):
                 return self.saved  # the click after a save: its summary stays as it was
             return {"id": self.request_id, "revision": self.revision, "unchanged": True, "record": existing}
-        before = existing["review_state"] if existing else None
-        if self.request_id is None:
-            result = self.docket.submit(document, origin=origin)  # anonymous: with the provider's link
-        else:
-            result = self.docket.revise(self.request_id, document,
-                                        expected_revision=self.revision, origin=origin)
+        self.link_box.value = ""  # handed to drafts.js once, after the save that made the link
+        # Uploaded files move from inbox/uploads/<upload>/ to inbox/<request-id>/ as the request is
+        # stored (back again if storing fails); unusable locations are refused first (docket.uploads).
+        check_locations(document, self.docket.instance, confine=True)
+        with Placement(self.docket.instance.root) as placed:
+            if self.request_id is None:  # anonymous: the result has the provider's link
+                result = self.docket.submit(document, origin=origin, state=state, place=placed.into)
+            elif same:  # an unchanged draft: only its state moves
+                result = {"id": self.request_id, "revision": self.revision, "as_is": True}
+            else:
+                result = self.docket.revise(self.request_id, placed.into(document, self.request_id),
+                                            expected_revision=self.revision, origin=origin)
+        show_placed(self.view, placed)  # the form shows where the files went
         self.request_id, self.revision = result["id"], result["revision"]
+        if state == "submitted" and existing is not None:
+            try:
+                self.docket.review(self.request_id, "submitted", expected_revision=self.revision, origin=origin)
+                result = {**result, "resubmitted": True}
+            except DocketError as exc:
+                if same:
+                    raise  # nothing was stored: the refusal is the whole answer
+                result = {**result, "not_submitted": exc.message}  # the new revision stays a draft
         self.load_conversation()
         record = self.record
-        self.view.existing = record  # a further submit is a new revision of this request
+        self.view.existing = record  # a further save is a new revision of this request
         self.set_language(self.language)
-        self.saved = {**result, "record": record, "before": before}
+        self.saved = {**result, "record": record, "before": current}
+        if result.get("link"):
+            self.link_box.value = f"<span data-docket-link='{html.escape(result['link'])}'></span>"
         return self.saved
+
+    def save_draft(self, document: dict[str, Any]) -> dict[str, Any]:
+        """"Save draft": store what is filled in, complete or not (the form checked only what is
+        there); a submitted request goes back to draft, which the page says."""
+        return self.store(document, state="draft")
 
     def describe(self, result: dict[str, Any], language: str) -> str:
         """The summary shown after a submit: the new id, revision, state, title and files."""
@@ -413,10 +465,14 @@ class RequestPage:
         esc = html.escape
         if result.get("unchanged"):
             heading = t("unchanged", "Nothing changed: no new revision")
+        elif result.get("as_is"):
+            heading = t("resubmitted", "Resubmitted for review.").rstrip(".")  # the draft as it was, sent
         else:
             heading = t("revised") if result["revision"] > 1 else t("stored")
-        title = pick(record["metadata"]["project_descriptive"]["title"], [language, *self.docket.config.languages])
-        files = "".join(f"<li>{esc(f['name'])}</li>" for f in record.get("files", []))
+        # A draft may have no title or files yet (docket.drafts).
+        title = title_of(record, [language, *self.docket.config.languages])
+        files = "".join(f"<li>{esc(str(f['name']))}</li>" for f in record.get("files", [])
+                        if isinstance(f, dict) and f.get("name"))
         ref = f"{record['id']}.{record['revision']}"
         rows = [
             (t("summary_id"), f"<b class='docket-request-id'>{esc(record['id'])}</b>"),
@@ -431,16 +487,34 @@ class RequestPage:
         # need the data centre's own credentials for that host.
         warnings = "".join(f"<li>{esc(w['message'])}</li>" for w in result.get("warnings", []))
         notes = f"<ul class='docket-warnings'>{warnings}</ul>" if warnings else ""
+        if result.get("not_submitted"):
+            why = t("not_submitted", "Your changes are saved as a draft, but the draft could not be submitted "
+                                     "for review:")
+            notes += (f"<p class='docket-status-bad docket-not-submitted'>{esc(why)} "
+                      f"{esc(result['not_submitted'])}</p>")
         if record["review_state"] == "draft" and not result.get("unchanged"):
             back = t("back_to_draft", "Your changes are saved; the request is now a draft. Resubmit it for review "
                                       "when you are done (button at the bottom of the page).")
             if result.get("before") == "draft":
                 back = t("saved_draft", "Your changes are saved in the draft. Resubmit it for review when you are "
                                         "done (button at the bottom of the page).")
+            elif result.get("before") is None:
+                back = t("draft_saved_new", "Your draft is saved. Keep the link below: it is your way back to this "
+                                            "draft. Submit it for review when it is complete.")
             notes += f"<p class='docket-notice docket-back-to-draft'>{esc(back)}</p>"
+            lacking = self._still_missing()
+            if lacking:  # an incomplete draft: what stands between it and the review queue
+                items = "".join(f"<li>{esc(w)}</li>" for w in lacking)
+                todo = t("draft_missing", "Still to fill before you can submit it for review:")
+                notes += f"<div class='docket-notice docket-draft-missing'>{esc(todo)}<ul>{items}</ul></div>"
         return (f"<div class='docket-summary' data-id='{esc(record['id'])}' data-ref='{esc(ref)}'>"
                 f"<h3>{esc(heading)} ({esc(ref)})</h3><table>{table}</table>{notes}"
                 f"{self._link_note(result.get('link'))}</div>")
+
+    def _still_missing(self) -> list[str]:
+        """The fields the form still needs before "Submit for review", by their labels."""
+        words = [self.view.label_of(p.where) for p in self.view.problems]
+        return list(dict.fromkeys(w for w in words if w))
 
     def _link_note(self, link: str | None) -> str:
         """The provider's secret link, in the summary of the first submit only (the one result
@@ -452,19 +526,6 @@ class RequestPage:
         address = html.escape(url(self.docket.config, link))
         return (f"<p class='docket-help docket-link'>{html.escape(self.view.text('summary_edit'))} "
                 f"<a href='{address}'><code>{address}</code></a></p>")
-
-
-def _nearest_field(fields: dict[str, Any], where: str) -> Any:
-    """The field whose JSON path is ``where``, or the nearest enclosing one the form shows."""
-    path = where
-    while path and path != "$":
-        if path in fields:
-            return fields[path]
-        cut = max(path.rfind("."), path.rfind("["))
-        if cut <= 0:
-            return None
-        path = path[:cut]
-    return None
 
 
 def request_page(form: str | None = None, language: str | None = None, link: str | None = None,

@@ -25,8 +25,11 @@ from ipywidgets.widgets.widget_bool import CheckboxStyle
 from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
 
+from docket import messages
 from docket.errors import DocketError, Problem
 from docket.forms.definition import Form, localize, split_path
+from docket.messages import fields as message_fields
+from docket.messages.fields import needs_value
 from docket.validation import json_path
 
 STYLE = """<style>
@@ -45,6 +48,10 @@ STYLE = """<style>
 .docket-form .docket-row { border: 1px dashed #d0d7de; padding: 6px; margin: 4px 0; }
 .docket-form .docket-status-ok { color: #1a7f37; }
 .docket-form .docket-status-bad { color: #b3261e; }
+.docket-form input::placeholder, .docket-form textarea::placeholder { color: #6e7781; font-style: italic; opacity: 1; }
+.docket-form .docket-required-mark { color: #b3261e; }
+.docket-form .docket-problems li[data-path] { cursor: pointer; text-decoration: underline dotted; }
+.docket-form :focus-visible { outline: 2px solid #0969da; outline-offset: 1px; }
 </style>"""
 
 
@@ -60,12 +67,15 @@ def _esc(text: str) -> str:
 class Field:
     """A single input bound to one JSON path of the form's data."""
 
+    #: The box's class when a value is required (see :func:`needs_value`); page.js reads it.
+    required_class = "docket-required"
+
     def __init__(self, view: FormView, spec: dict[str, Any], path: list[Any]) -> None:
         self.view = view
         self.spec = spec
         self.path = path
         self.touched = False
-        self.required = view.form.is_required([p if isinstance(p, str) else "*" for p in path])
+        self.required = needs_value(view.form, path)
         self.errors: list[str] = []  # the messages this field shows now
         self.help_text = ""
         self.label = view.html("docket-label")
@@ -74,12 +84,14 @@ class Field:
         self.box = self.layout()
         self.box.add_class("docket-field")
         self.box.add_class(f"docket-box-{css_name(path)}")
+        if self.required:  # page.js mirrors it as aria-required on the box's own input(s)
+            self.box.add_class(self.required_class)
 
     # -- building ------------------------------------------------------------------------
 
     def make_input(self) -> W.Widget:
         widget = self.spec.get("widget", "text")
-        placeholder = self.spec.get("placeholder", "")
+        placeholder = localize(self.spec.get("placeholder"), self.view.language)
         if widget == "textarea":
             w: W.Widget = W.Textarea(placeholder=placeholder, continuous_update=False, rows=3,
                                      **self.view.looks(TextStyle))
@@ -107,8 +119,12 @@ class Field:
 
     def relabel(self, language: str) -> None:
         text = localize(self.spec.get("label"), language) or str(self.path[-1])
-        mark = " *" if self.required else ""
-        self.label.value = f"{_esc(text)}{mark}"
+        # The mark is for the eye; assistive technology hears aria-required (page.js).
+        mark = " <span class='docket-required-mark' aria-hidden='true'>*</span>" if self.required else ""
+        # A <label>: page.js ties it to the input (for=, aria-labelledby), so a click on it focuses the input.
+        self.label.value = f"<label class='docket-label-text'>{_esc(text)}</label>{mark}"
+        if self.spec.get("placeholder") is not None and hasattr(self.input, "placeholder"):
+            self.input.placeholder = localize(self.spec.get("placeholder"), language)
         if isinstance(self.input, W.Checkbox):
             self.input.description = text
             self.label.value = ""
@@ -127,14 +143,17 @@ class Field:
     def _changed(self, change: dict[str, Any]) -> None:
         if self.view.loading:
             return
+        self.__dict__.pop("_unshown", None)  # the person chose: a loaded value it cannot show is gone
         self.touched = True
         self.view.refresh()
 
     def value(self) -> Any:
         v = self.input.value
         widget = self.spec.get("widget", "text")
-        if widget == "date":
-            return v.isoformat() if isinstance(v, date) else None
+        if widget == "date":  # a loaded text that is no date stays, so the page names it as wrong
+            return v.isoformat() if isinstance(v, date) else self.__dict__.get("_unshown")
+        if widget == "select" and v is None:  # likewise a value that is not an option
+            return self.__dict__.get("_unshown")
         if widget == "checkbox":
             return True if v else None
         if widget == "tags":
@@ -148,14 +167,25 @@ class Field:
     def set_value(self, value: Any) -> None:
         widget = self.spec.get("widget", "text")
         if widget == "date":
+            # Only YYYY-MM-DD is a date (as JSON Schema's "date", offline and in the importer);
+            # anything else is kept as it came, so the page says what is wrong with it (and
+            # which format it wants) instead of silently dropping it.
+            self.__dict__.pop("_unshown", None)
             try:
+                if value and not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+                    raise ValueError(value)
                 self.input.value = date.fromisoformat(value) if value else None
             except (TypeError, ValueError):
                 self.input.value = None
+                self._unshown = value
         elif widget == "checkbox":
             self.input.value = bool(value)
         elif widget == "select":
-            self.input.value = value if value in [v for _, v in self.input.options] else None
+            known = value in [v for _, v in self.input.options]
+            self.input.value = value if known else None
+            self.__dict__.pop("_unshown", None)
+            if not known and value is not None:  # kept, so the page lists the allowed values
+                self._unshown = value
         elif widget == "tags":
             self.input.value = ", ".join(str(v) for v in value) if isinstance(value, list) else (value or "")
         elif value is None:
@@ -217,6 +247,15 @@ def _number(text: Any, kind: str) -> Any:
 class MultilingualField(Field):
     """One input per content language; the value is ``{"en": ..., "fr": ...}``."""
 
+    required_class = "docket-required-one"  # one language is enough: no input is required by itself
+
+    def relabel(self, language: str) -> None:
+        super().relabel(language)
+        if self.required and len(self.view.content_languages) > 1:
+            hint = localize(self.view.texts.get("one_language"), language) or "One language is enough."
+            self.help_text = f"{self.help_text} {hint}".strip()
+            self.render_note()
+
     def make_input(self) -> W.Widget:
         multiline = bool(self.spec.get("multiline"))
         self.inputs: dict[str, W.Widget] = {}
@@ -275,14 +314,37 @@ class GroupField(Field):
             self.remove.add_class(f"docket-remove-{css_name(self.path)}")
             self.remove.on_click(lambda _b: self.view.remove_row(self))
             kids.append(self.remove)
+        if self.spec.get("copy_from"):  # "Same as me": the dataset contact copies the provider
+            self.copy = W.Button(icon="clone", layout=self.view.shared("button", W.Layout, width="auto",
+                                 align_self="flex-start"), style=self.view.shared("button", W.ButtonStyle))
+            self.copy.add_class("docket-copy")
+            self.copy.add_class(f"docket-copy-{css_name(self.path)}")
+            self.copy.on_click(lambda _b: self.copy_from(self.spec["copy_from"]))
+            kids.insert(0, self.copy)
         return self.view.vbox(kids)
+
+    def copy_from(self, source: str) -> None:
+        """Fill this group from the group at ``source`` (its keys that this group shows), as
+        one edit: the copied values are then this group's, to change like any typed value."""
+        value = self.view.field(source).value()
+        with self.view.quiet():
+            for child in self.children:
+                v: Any = value
+                for key in child.path[len(self.path):]:
+                    v = v.get(key) if isinstance(v, dict) else None
+                child.set_value(v)
+                child.touched = True
+        self.touched = True
+        self.view.refresh()
 
     def relabel(self, language: str) -> None:
         text = localize(self.spec.get("label"), language)
         if self.removable:
             text = f"{localize(self.spec.get('row_label'), language) or text} {int(self.path[-1]) + 1}"
             self.remove.description = localize(self.view.texts.get("remove"), language)
-        self.label.value = f"<b>{_esc(text)}</b>" if text else ""
+        if self.spec.get("copy_from"):
+            self.copy.description = localize(self.spec.get("copy_label"), language) or "Same as me"
+        self.label.value = f"<b class='docket-label-text'>{_esc(text)}</b>" if text else ""
         self.help_text = localize(self.spec.get("help"), language)
         self.render_note()
         for child in self.children:
@@ -424,6 +486,7 @@ class FormView:
         existing: dict[str, Any] | None = None,
         on_submit: Callable[[dict[str, Any]], Any] | None = None,
         describe_result: Callable[[Any, str], str] | None = None,
+        on_save: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self.form = form
         self.texts = form.ui.get("text", {})
@@ -432,6 +495,7 @@ class FormView:
         self.existing = existing
         self.on_submit = on_submit
         self.describe_result = describe_result
+        self.on_save = on_save  # "Save draft": stores what is there, complete or not (save_draft)
         self.attempted = False
         self.loading = True
         self.problems: list[Problem] = []
@@ -440,6 +504,9 @@ class FormView:
         self._shared: dict[tuple[str, type], Any] = {}
         self.section_widgets: list[tuple[dict[str, Any], W.HTML]] = []
         self.fields: list[Field] = []
+        #: Called with the view after every refresh (live quality checks, the checklist: see
+        #: docket.forms.checklist); a hook must not raise.
+        self.on_refresh: list[Callable[[FormView], None]] = []
         sections = []
         for section in form.sections():
             base = split_path(section.get("path", ""))
@@ -457,9 +524,15 @@ class FormView:
         self.submit_button = W.Button(button_style="primary", icon="paper-plane")
         self.submit_button.add_class("docket-submit")
         self.submit_button.on_click(lambda _b: self.submit())
+        # "Save draft" beside it, when the page can keep drafts (on_save): see save_draft().
+        self.save_button = W.Button(icon="save", layout=W.Layout(display=None if on_save else "none"))
+        self.save_button.add_class("docket-save-draft")
+        self.save_button.on_click(lambda _b: self.save_draft())
+        self.buttons = W.HBox([self.save_button, self.submit_button])
+        self.buttons.add_class("docket-buttons")
         self.status = W.HTML()
         self.status.add_class("docket-status")
-        self.widget = W.VBox([W.HTML(STYLE), *sections, self.submit_button, self.status])
+        self.widget = W.VBox([W.HTML(STYLE), *sections, self.buttons, self.status])
         self.widget.add_class("docket-form")
         self.widget.add_class(f"docket-form-{form.name}")
         if data:
@@ -491,7 +564,9 @@ class FormView:
         return w
 
     def build(self, spec: dict[str, Any], path: list[Any]) -> Field:
-        cls = FIELD_CLASSES.get(spec.get("widget", "text"), Field)
+        # ``renderer`` names a registered field class that draws a spec whose data shape stays its
+        # ``widget`` (e.g. a "group" drawn with a map: "renderer": "bbox").
+        cls = FIELD_CLASSES.get(spec.get("renderer", "")) or FIELD_CLASSES.get(spec.get("widget", "text"), Field)
         return cls(self, spec, path)
 
     def walk(self) -> Iterator[Field]:
@@ -520,6 +595,15 @@ class FormView:
     def text(self, key: str, default: str = "") -> str:
         return localize(self.texts.get(key), self.language) or default
 
+    def formatted(self, key: str, default: str, **values: Any) -> str:
+        """The page text ``key`` filled with ``values``; ``default`` (the built-in wording) when
+        the form's own text does not fit them (an override naming a placeholder that is not there)."""
+        template = self.text(key, default)
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return default.format(**values)
+
     def set_language(self, language: str) -> None:
         """Relabel everything (titles, labels, help, options, buttons) in ``language``."""
         self.language = language
@@ -531,6 +615,9 @@ class FormView:
             for field in self.fields:
                 field.relabel(language)
         self.submit_button.description = self.text(self.form.ui.get("submit", "submit"), "Submit")
+        if self.on_save is not None:  # beside "Save draft", the button says where the request goes
+            self.submit_button.description = self.text("submit_for_review", self.submit_button.description)
+        self.save_button.description = self.text("save_draft", "Save draft")
         if not self.loading:
             self.refresh()
 
@@ -553,8 +640,12 @@ class FormView:
                 field.relabel(self.language)
 
     def message(self, problem: Problem) -> str:
-        """A problem's message in the page language, where the form's ``ui.messages`` has a
-        pattern for it (the JSON path stays the core's; only the words change)."""
+        """A problem's message in the page language, from the one catalogue of messages
+        (:mod:`docket.messages`: the words the offline notebook, ``docket import`` and the CLI
+        use too). A problem without a message id (worded by code of its own) may still be
+        translated by a pattern in the form's ``ui.messages``; else it keeps its words."""
+        if problem.id:
+            return messages.message(problem, self.language)
         for entry in self.form.ui.get("messages", []):
             match = re.match(entry.get("match", "(?!)"), problem.message)
             if match:
@@ -572,28 +663,19 @@ class FormView:
         by_path = {json_path(f.path): f for f in fields}
         shown: dict[int, list[str]] = {id(f): [] for f in fields}
         for problem in self.problems:
-            field = _nearest(by_path, problem.where)
+            field = nearest(by_path, problem.where)
             if field is not None:
                 shown[id(field)].append(self.message(problem))
         for field in fields:
             field.show(shown[id(field)])
+        for hook in self.on_refresh:
+            hook(self)
         return self.problems
 
     def label_of(self, where: str) -> str:
-        """``Files › File name 2`` for ``$.files[1].name``: where a problem is, in words."""
-        fields = {json_path(f.path): f for f in self.walk()}
-        field = _nearest(fields, where)
-        if field is None:
-            return where
-        words = []
-        for f in self.walk():
-            if f.path == field.path[: len(f.path)] and not isinstance(f, RepeatField) or f is field:
-                text = localize(f.spec.get("label"), self.language)
-                if isinstance(f, GroupField) and f.removable:
-                    text = f"{localize(f.spec.get('row_label'), self.language) or text} {int(f.path[-1]) + 1}"
-                if text and (not words or words[-1] != text):
-                    words.append(text)
-        return " › ".join(words) or where
+        """``File 2 › File name`` for ``$.files[1].name``: where a problem is, in words (the
+        same words the offline notebook uses: :func:`docket.messages.fields.where_words`)."""
+        return message_fields.where_words(self.form, where, self.language) or where
 
     # -- submit --------------------------------------------------------------------------
 
@@ -610,26 +692,65 @@ class FormView:
             self.result = document
             self._set_status("ok", "")
             return document
+        return self._store(self.on_submit, document)
+
+    def save_draft(self) -> Any:
+        """Store what is filled in as a draft, complete or not: only what is wrong in it (a bad
+        e-mail, a wrong type, a value too long) stops it, never what is still missing
+        (:func:`docket.drafts.form_draft_problems`). Returns what ``on_save`` returned, or None."""
+        from docket.drafts import form_draft_problems, has_content
+
+        if self.on_save is None:
+            return None
+        self.refresh()
+        if not has_content(self.form.clean(self.data())):
+            empty = self.text("draft_empty", "Nothing to save yet: fill in at least one field.")
+            self._set_status("bad", f"<p class='docket-draft-empty'>{_esc(empty)}</p>")
+            return None
+        problems = form_draft_problems(self.form, self.data())
+        if problems:
+            by_path = {json_path(f.path): f for f in self.walk()}
+            for problem in problems:  # show each at its field, leaving untouched empty ones quiet
+                field = nearest(by_path, problem.where)
+                if field is not None:
+                    field.touched = True
+            self.refresh()
+            self._show_problems(self.text("draft_errors", "The draft was not saved. Please correct:"), problems)
+            return None
+        return self._store(self.on_save, self.form.to_request(self.data(), self.existing))
+
+    def _store(self, action: Callable[[dict[str, Any]], Any], document: dict[str, Any]) -> Any:
+        """Run ``action`` (submit or save) with both buttons disabled, and report the outcome."""
         try:
-            self.submit_button.disabled = True
-            result = self.on_submit(document)
+            self.submit_button.disabled = self.save_button.disabled = True
+            result = action(document)
         except DocketError as exc:
             self._show_problems(exc.message, exc.problems)
             return None
         finally:
-            self.submit_button.disabled = False
+            self.submit_button.disabled = self.save_button.disabled = False
         self.result = result
         text = self.describe_result(result, self.language) if self.describe_result else _esc(str(result))
         self._set_status("ok", text)
         return result
 
     def _show_problems(self, heading: str, problems: list[Problem]) -> None:
-        items = "".join(
-            f"<li data-path='{_esc(p.where)}'><b>{_esc(self.label_of(p.where))}</b>: {_esc(self.message(p))}"
-            f" <code>{_esc(p.where)}</code></li>"
-            for p in problems
-        )
-        self._set_status("bad", f"<p>{_esc(heading)}</p><ul class='docket-problems'>{items}</ul>")
+        """The refused-submit list: in page order, each problem named by its field's label.
+
+        The JSON path stays in ``data-path`` only; ``data-field`` names the CSS class of the
+        nearest field's input, which problems.js (or page.js) focuses when the item is clicked.
+        """
+        by_path = {json_path(f.path): f for f in self.walk()}
+        items = []
+        for p in message_fields.page_order(self.form, problems):
+            words = message_fields.where_words(self.form, p.where, self.language)
+            field = nearest(by_path, p.where) if p.where.startswith("$") else None
+            target = f" data-field='docket-field-{_esc(css_name(field.path))}'" if field is not None else ""
+            name = f"<b>{_esc(words)}</b>: " if words else ""
+            # tabindex: Enter reaches it; no role (a role="link" item is no longer a list item).
+            items.append(f"<li data-path='{_esc(p.where)}'{target} tabindex='0'>"
+                         f"{name}{_esc(self.message(p))}</li>")
+        self._set_status("bad", f"<p>{_esc(heading)}</p><ul class='docket-problems'>{''.join(items)}</ul>")
 
     def _set_status(self, kind: str, body: str) -> None:
         self.status.remove_class("docket-status-ok")
@@ -666,8 +787,9 @@ def _overlay(base: dict[str, Any], values: list[tuple[list[Any], Any]]) -> dict[
     return out
 
 
-def _nearest(fields: dict[str, Field], where: str) -> Field | None:
-    """The field whose JSON path is ``where`` or its nearest enclosing one."""
+def nearest(fields: dict[str, Any], where: str) -> Any:
+    """The field whose JSON path is ``where`` or its nearest enclosing one (``fields`` maps JSON
+    paths to fields): where a problem, a finding or a reviewer's comment is shown."""
     path = where
     while path:
         if path in fields:
@@ -682,3 +804,12 @@ def _nearest(fields: dict[str, Field], where: str) -> Field | None:
 def render(form: Form, **kwargs: Any) -> FormView:
     """Render ``form`` as ipywidgets; see :class:`FormView` for the keyword arguments."""
     return FormView(form, **kwargs)
+
+
+# Field classes kept in their own modules register themselves when imported (after everything
+# above exists, so they can subclass it).
+from docket.forms import (  # noqa: E402
+    bbox_map,  # noqa: F401  "renderer": "bbox", the spatial coverage map
+    upload_field,  # noqa: F401  "renderer": "upload", a file's location + upload
+    vocab_fields,  # noqa: F401  "renderer": licence, keywords, unit, suggest
+)

@@ -78,6 +78,14 @@ SWEEP_SECONDS = 15
 MAX_KEY_CHARS = 512
 DASHBOARD = "dashboard.ipynb"
 KERNEL_ID = r"(?P<kernel_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+#: What the page may load scripts, styles and fonts from: this server only (plus inline code, which
+#: Voila's template and the widgets use). A stray CDN reference is then refused by the browser,
+#: not fetched. Images and connections are not limited (the map's tiles are the operator's choice).
+CONTENT_POLICY = "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:; style-src 'self' 'unsafe-inline'; font-src 'self' data:"
+#: A ``<link>`` or ``<script>`` of Voila's template that loads from another host: the lab template
+#: fetches Font Awesome's CSS from cdn.jsdelivr.net, which its own voila-style.js bundles already.
+FOREIGN_ASSET = re.compile(r"""<(?:link|script)\b[^>]*\b(?:href|src)\s*=\s*["']?(?:https?:)?//[^>]*>(?:\s*</script>)?""",
+                           re.IGNORECASE)
 BUSY_PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Busy</title></head><body>"
              "<p>Too many forms are open on this server right now. Please try again in a few minutes."
              "</p></body></html>")
@@ -236,6 +244,7 @@ class PageHandler(_PlainErrors, TornadoVoilaHandler):
         # Links followed from the page to other sites do not carry its address (and any secret
         # in it); same-origin requests keep theirs, and the beacon keeps its Origin header.
         self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Content-Security-Policy", CONTENT_POLICY)
 
     def claim_owner(self) -> str | None:
         """The page cookie, set now if the browser has none: whose kernel this page starts."""
@@ -248,8 +257,11 @@ class PageHandler(_PlainErrors, TornadoVoilaHandler):
         return owner
 
     def kernel_environment(self, env: dict[str, str]) -> dict[str, str]:
-        """The environment the page's kernel starts with (the form's: the server's, as Voila built it)."""
-        return env
+        """The environment the page's kernel starts with (the form's: the server's, as Voila built it),
+        plus the digest of the page cookie: the kernel accepts only this browser's uploads."""
+        from docket.uploads.store import OWNER_VARIABLE, owner_digest
+
+        return {**env, OWNER_VARIABLE: owner_digest(self.owner)}
 
     @property
     def kernel_manager(self) -> Any:
@@ -293,6 +305,7 @@ class PageHandler(_PlainErrors, TornadoVoilaHandler):
         Voila streams its template in pieces, and the ``<body`` tag's attributes arrive split
         over several, so the prefix goes after the first ``>`` that follows ``<body``."""
         if self._body_state < 2 and isinstance(chunk, str):
+            chunk = FOREIGN_ASSET.sub("", chunk)  # the head: nothing from another host
             start = 0
             if self._body_state == 0:
                 start = chunk.find("<body")
@@ -597,6 +610,10 @@ class DocketVoila(Voila):
             # Dropped: the login and logout pages,
             # /voila/files/, the preheat and progressive-rendering sockets, the catch-all.
         routes.append((url_path_join(server, "/docket/static/(.*)"), DocketStaticFiles, {"path": PAGE_STATIC}))
+        if not self.desk:  # the provider's page: resumable file uploads (tus), owned by the page cookie
+            from docket.uploads.handler import upload_routes
+
+            routes += upload_routes(server)
         return routes
 
 
