@@ -4,8 +4,9 @@ PostgreSQL.
 Two requests are published (QA closed by a data manager by hand, as in test_publish), the second
 at least a second after the first so that a ``from`` at second granularity separates them. The
 endpoint runs in a thread on a free loopback port (its log goes to a file); it is harvested with
-urllib (GET and POST) and with pyoai's client, as a catalogue would. The OAI-PMH and OAI DC
-schemas are not in ../shared/xsd, so the responses are checked for the elements the spec requires.
+urllib (GET and POST) and with pyoai's client, as a catalogue would. Here the responses are read
+for what a harvester relies on; tests/test_oai_xsd.py validates every kind of response against the
+official OAI-PMH 2.0 and oai_dc schemas (tests/data/oai-xsd/) and the records against ../shared/xsd.
 """
 
 from __future__ import annotations

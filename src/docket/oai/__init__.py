@@ -21,7 +21,7 @@ The protocol is small, and pyoai 2.5's server does not fit: its resumption token
 arguments in plain text with an offset cursor (unsigned, no expiry, and an offset shifts when
 something is published mid-harvest), decoded with ``cgi.parse_qs``, which Python 3.8 removed. So
 :mod:`docket.oai.server` speaks the protocol itself (lxml for the XML, wsgiref for HTTP), paging
-by the key (datestamp, row) with signed tokens; pyoai's client harvests it in the tests, as a
+in SQL by the key (publication time, row) with signed tokens; pyoai's client harvests it in the tests, as a
 catalogue would (with a shim: it calls an lxml method lxml 5 removed).
 """
 

@@ -1,22 +1,24 @@
 """What the OAI endpoint serves: the ``publications`` rows, their files, their revisions.
 
-Read-only: the endpoint opens the store and reads; it never writes. Items are read whole per
-request (identifier, datestamp, formats: a few hundred bytes each), filtered by date in Python at
-second granularity (what OAI compares at), and paged by the key (datestamp, row id), so a page
-is the same whether or not something was published since the token was issued.
+Read-only: the endpoint opens the store and reads; it never writes. A list is read a page at a
+time in SQL (:meth:`Repository.listing`): filtered by date at second granularity (what OAI
+compares at) and by format, ordered and resumed by the key (publication time, row id) that the
+resumption token carries, so a page costs a page's rows, and is the same whether or not something
+was published since the token was issued.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Text, and_, cast, func, or_, select
 
 from docket.errors import BadInput
 from docket.instance import Instance
@@ -32,7 +34,9 @@ OAI_DC = ("http://www.openarchives.org/OAI/2.0/oai_dc.xsd", "http://www.openarch
 #: Every format, oai_dc first (the one every OAI repository must serve).
 FORMATS: dict[str, tuple[str, str]] = {"oai_dc": OAI_DC, **FILE_FORMATS}
 _REF = re.compile(r"([A-Za-z0-9][A-Za-z0-9_-]{0,47})\.([1-9][0-9]{0,8})")
-_EMAIL = re.compile(r"[^@\s<>\"']{1,64}@[^@\s<>\"']{1,190}")
+#: OAI-PMH.xsd's emailType is ``\S+@(\S+\.)+\S+``: the domain needs a dot (``root@localhost`` would
+#: make Identify invalid)
+_EMAIL = re.compile(r"[^@\s<>\"']{1,64}@(?=[^@\s<>\"']{1,190}$)(?:[^@\s<>\"'.]+\.)+[^@\s<>\"'.]+")
 #: ``[oai]`` settings: default, smallest, largest.
 _NUMBERS = {"page_size": (100, 1, 1000), "token_seconds": (3600, 60, 7 * 24 * 3600)}
 _KNOWN = {"admin_email", "repository_name", "base_url", *_NUMBERS}
@@ -88,6 +92,11 @@ def oai_settings(instance: Instance) -> OaiSettings:
     return OaiSettings(name, email, host.lower(), base_url, numbers["page_size"], numbers["token_seconds"])
 
 
+def exact(value: datetime) -> datetime:
+    """A stored time in UTC, to the microsecond: the paging key (SQLite hands times back naive)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def utc(value: datetime) -> datetime:
     """A stored time in UTC, to the second (SQLite hands times back naive: they were UTC)."""
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -102,6 +111,7 @@ class Item:
     request_id: str
     revision: int
     datestamp: datetime
+    published: datetime  # to the microsecond: with key, the paging key
     identifier: str  # DOI or URL
     identifier_type: str
     exports: tuple[dict[str, Any], ...]
@@ -140,17 +150,56 @@ class Repository:
         return (match[1], int(match[2])) if match else None
 
     def _item(self, row: Any) -> Item:
-        return Item(row.id, row.request_id, row.revision, utc(row.published_date), row.identifier,
-                    row.identifier_type, tuple(row.exports or ()))
+        return Item(row.id, row.request_id, row.revision, utc(row.published_date), exact(row.published_date),
+                    row.identifier, row.identifier_type, tuple(row.exports or ()))
 
-    def items(self) -> list[Item]:
-        """Every published version, in the paging order (datestamp, row id)."""
+    def _matching(self, prefix: str, start: datetime | None, end: datetime | None) -> list[Any]:
+        """SQL conditions for "published in [start, end] (compared at the second, as OAI does) and
+        held in ``prefix``". A datestamp is the publication time cut to the second, so its second
+        is >= start exactly when the time is, and <= end exactly when the time is before end + 1 s.
+        A file format is matched on the stored JSON's text (``"format": "x"``, as json.dumps and
+        PostgreSQL both write it, or compact); :attr:`Item.formats` re-checks every row read."""
+        p = tables.publications
+        where: list[Any] = []
+        if start is not None:
+            where.append(p.c.published_date >= start.astimezone(UTC))
+        if end is not None:
+            where.append(p.c.published_date < end.astimezone(UTC) + timedelta(seconds=1))
+        if prefix in FILE_FORMATS:
+            text = cast(p.c.exports, Text)
+            where.append(or_(text.like(f'%"format": "{prefix}"%'), text.like(f'%"format":"{prefix}"%')))
+        return where
+
+    def count(self, prefix: str, start: datetime | None, end: datetime | None) -> int:
+        """How many published versions a list of ``prefix`` between ``start`` and ``end`` holds."""
         p = tables.publications
         with self.store.connect() as conn:
-            rows = conn.execute(select(p.c.id, p.c.request_id, p.c.revision, p.c.published_date, p.c.identifier,
-                                       p.c.identifier_type, p.c.exports))
-            items = [self._item(r) for r in rows]
-        return sorted(items, key=lambda i: (i.datestamp, i.key))
+            return int(conn.execute(select(func.count()).select_from(p)
+                                    .where(*self._matching(prefix, start, end))).scalar() or 0)
+
+    def listing(self, prefix: str, start: datetime | None, end: datetime | None,
+                after: tuple[datetime, int] | None, chunk: int) -> Iterator[Item]:
+        """The published versions of a list, in the paging order (publication time, row id), from
+        just after ``after``: read from the store ``chunk`` rows at a time by that key (the index
+        on ``published_date``), so a page costs a page's rows, not the whole table's."""
+        p = tables.publications
+        where = self._matching(prefix, start, end)
+        while True:
+            keyset = [] if after is None else [or_(p.c.published_date > after[0],
+                                                   and_(p.c.published_date == after[0], p.c.id > after[1]))]
+            query = (select(p.c.id, p.c.request_id, p.c.revision, p.c.published_date, p.c.identifier,
+                            p.c.identifier_type, p.c.exports)
+                     .where(*where, *keyset).order_by(p.c.published_date, p.c.id).limit(chunk))
+            with self.store.connect() as conn:
+                rows = conn.execute(query).all()
+            for row in rows:
+                item = self._item(row)
+                if prefix in item.formats:
+                    yield item
+            if len(rows) < chunk:
+                return
+            last = rows[-1]
+            after = (exact(last.published_date), last.id)
 
     def item(self, request_id: str, revision: int) -> Item | None:
         p = tables.publications
@@ -159,8 +208,10 @@ class Repository:
         return self._item(row) if row is not None else None
 
     def earliest(self) -> datetime | None:
-        items = self.items()
-        return items[0].datestamp if items else None
+        p = tables.publications
+        with self.store.connect() as conn:
+            first = conn.execute(select(func.min(p.c.published_date))).scalar()
+        return utc(first) if first is not None else None
 
     def document(self, item: Item) -> dict[str, Any]:
         """The published revision's stored document (what oai_dc is built from)."""

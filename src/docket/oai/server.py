@@ -51,6 +51,10 @@ VERBS: dict[str, tuple[set[str], set[str]]] = {
 }
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+#: OAI-PMH.xsd's metadataPrefixType and setSpecType: an argument outside them is badArgument
+#: (and would make the echoing <request> invalid)
+_SYNTAX = {"metadataPrefix": re.compile(r"[A-Za-z0-9\-_.!~*'()]+"),
+           "set": re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")}
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,500}\.[A-Za-z0-9_-]{43}")
 
 
@@ -58,6 +62,25 @@ def _parser() -> etree.XMLParser:
     """A parser per call: lxml parsers must not be shared between the server's threads."""
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                            remove_blank_text=True)
+
+
+_START_TAG = re.compile(rb"<[^\s/>]+")
+
+
+def keep_unqualified(record: etree._Element) -> etree._Element:
+    """``record`` with ``xmlns=""`` declared on its root when it holds elements in no namespace.
+
+    EML's local elements are unqualified (``<eml:eml><dataset>``). The envelope's default namespace
+    is OAI-PMH's, and lxml does not undeclare it when such a record is appended under
+    ``<metadata>``: ``<dataset>`` would be served as ``{OAI-PMH}dataset`` (invalid against both
+    schemas, and another element to every harvester). A declaration parsed on the record's root is
+    kept when it moves, so the record is re-read with one.
+    """
+    if None in record.nsmap or all(etree.QName(e).namespace for e in record.iter(etree.Element)):
+        return record
+    data = etree.tostring(record)
+    end = _START_TAG.match(data).end()  # type: ignore[union-attr] - tostring starts with the root's tag
+    return etree.fromstring(data[:end] + b' xmlns=""' + data[end:], _parser())
 
 
 class OaiError(Exception):
@@ -94,8 +117,9 @@ class Listing:
     prefix: str
     start: datetime | None
     end: datetime | None
-    after: tuple[str, int] | None = None  # (datestamp, row id) of the last item sent
+    after: tuple[str, int] | None = None  # (ISO publication time to the microsecond, row id) of the last item
     cursor: int = 0
+    total: int | None = None  # completeListSize, counted on the first page
 
 
 class Tokens:
@@ -113,7 +137,7 @@ class Tokens:
         expires = self.clock() + self.seconds if expires is None else expires
         payload = {"v": listing.verb, "p": listing.prefix, "f": listing.start and stamp(listing.start),
                    "u": listing.end and stamp(listing.end), "a": listing.after, "c": listing.cursor,
-                   "e": int(expires)}
+                   "n": listing.total, "e": int(expires)}
         body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
         return f"{body}.{self._mac(body.encode())}", datetime.fromtimestamp(int(expires), UTC)
 
@@ -133,7 +157,10 @@ class Tokens:
                 str(data["v"]), str(data["p"]),
                 datetime.strptime(data["f"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if data["f"] else None,
                 datetime.strptime(data["u"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if data["u"] else None,
-                (str(after[0]), int(after[1])) if after else None, int(data["c"]))
+                (str(after[0]), int(after[1])) if after else None, int(data["c"]),
+                None if data.get("n") is None else int(data["n"]))
+            if listing.after is not None:
+                datetime.fromisoformat(listing.after[0])  # the key must be a time (ValueError: bad)
         except (binascii.Error, ValueError, KeyError, TypeError, IndexError):
             raise bad from None
         if listing.verb != verb or listing.prefix not in FORMATS:
@@ -261,6 +288,9 @@ class OaiApp:
         missing = sorted(required - set(args))
         if missing:
             raise OaiError("badArgument", f"{verb} needs the argument {missing[0]}")
+        for key, pattern in _SYNTAX.items():  # echoed in <request>: must be of the schema's type
+            if key in args and not pattern.fullmatch(args[key]):
+                raise OaiError("badArgument", f"{key}={args[key][:40]!r} is not of the syntax OAI-PMH allows")
 
     def _sub(self, parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:
         element = etree.SubElement(parent, f"{{{OAI_NS}}}{name}", **attrs)
@@ -348,7 +378,7 @@ class OaiApp:
             if any(e.get("format") == prefix for e in item.exports):
                 log.warning("%s: the %s file is missing or differs from what was published; not served", item.ref, prefix)
             return None
-        return etree.fromstring(data, _parser())  # the root element: no declaration, no DTD
+        return keep_unqualified(etree.fromstring(data, _parser()))  # the root element: no declaration, no DTD
 
     def _header(self, parent: etree._Element, item: Item) -> None:
         header = self._sub(parent, "header")
@@ -375,20 +405,20 @@ class OaiApp:
         return Listing(verb, prefix, start and start[0], end and end[0])
 
     def _list(self, root: etree._Element, verb: str, args: dict[str, str]) -> None:
+        """One page of a list, read in SQL from just after the token's key (page_size + 1 rows at
+        a time: the extra one tells whether there is more)."""
         listing = self._listing(verb, args)
-        matching = [i for i in self.repo.items() if listing.prefix in i.formats
-                    and (listing.start is None or i.datestamp >= listing.start)
-                    and (listing.end is None or i.datestamp <= listing.end)]
-        if not matching:
-            raise OaiError("noRecordsMatch", "no published record matches these arguments")
-        after = listing.after
-        rest = [i for i in matching if after is None or (stamp(i.datestamp), i.key) > after]
+        after = None
+        if listing.after is not None:
+            when = datetime.fromisoformat(listing.after[0])
+            after = (when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC), listing.after[1])
         holder = self._sub(root, verb)
-        sent, used = 0, 0
-        for item in rest:  # a page of page_size entries; a record whose file changed is skipped, not counted
+        sent, last, more = 0, None, False
+        for item in self.repo.listing(listing.prefix, listing.start, listing.end, after, self.page_size + 1):
             if sent == self.page_size:
+                more = True
                 break
-            used += 1
+            last = item
             if verb == "ListIdentifiers":
                 self._header(holder, item)
                 sent += 1
@@ -397,16 +427,19 @@ class OaiApp:
             if metadata is not None:  # else logged: a file changed after publication is not served
                 self._record(holder, item, metadata)
                 sent += 1
-        more = rest[used:]
-        if not sent:  # nothing servable left (the schema wants at least one entry per list)
+        if not sent or last is None:  # nothing servable (the schema wants at least one entry per list)
             raise OaiError("noRecordsMatch", "no published record matches these arguments")
         if listing.after is None and not more:
             return  # one complete response: no token at all
-        attrs = {"completeListSize": str(len(matching)), "cursor": str(listing.cursor)}
+        # counted once, on the first page, and carried in the token
+        total = listing.total if listing.total is not None else self.repo.count(listing.prefix, listing.start,
+                                                                                listing.end)
+        total = max(total, listing.cursor + sent)  # positiveInteger, and never less than what was sent
+        attrs = {"completeListSize": str(total), "cursor": str(listing.cursor)}
         if more:
-            last = rest[used - 1]
             token, expires = self.tokens.issue(Listing(verb, listing.prefix, listing.start, listing.end,
-                                                       (stamp(last.datestamp), last.key), listing.cursor + sent))
+                                                       (last.published.isoformat(), last.key),
+                                                       listing.cursor + sent, total))
             self._sub(holder, "resumptionToken", token, expirationDate=stamp(expires), **attrs)
         else:
             self._sub(holder, "resumptionToken", None, **attrs)  # the last page: an empty token
