@@ -33,6 +33,18 @@ KERNELS = ("2.0", "2.1", "2.2", "3", "4")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
+def _disagree(identifier: str | None, uri: str | None) -> bool:
+    """Whether a Creative Commons ``rightsIdentifier`` and ``rightsURI`` name different licences.
+
+    Real records do (DataCite's own 4.5 dataset example: ``CC-BY-4.0`` beside a ``by-nc/4.0`` URI
+    and a "Non Commercial" label); the identifier is taken, and the element is then listed as
+    unmapped so a reviewer sees the conflict rather than one side of it vanishing.
+    """
+    ident = re.fullmatch(r"CC-([A-Z-]+)-(\d(?:\.\d)*)", identifier or "", re.IGNORECASE)
+    link = re.search(r"creativecommons\.org/licenses/([a-z-]+)/(\d(?:\.\d)*)", uri or "", re.IGNORECASE)
+    return bool(ident and link) and (ident.group(1).lower(), ident.group(2)) != (link.group(1).lower(), link.group(2))
+
+
 def map_record(root: Any, path: Path, fallback: dict[str, str] | None = None) -> Mapped:
     """The request document of a DataCite ``resource`` (see the module's docstring)."""
     kernel = ns(root).rpartition("kernel-")[2]
@@ -66,7 +78,8 @@ def map_record(root: Any, path: Path, fallback: dict[str, str] | None = None) ->
         value = el.get("rightsIdentifier") or el.get("rightsURI") or text(el)
         if value and len(value) <= 200 and licence is None:
             licence = value
-            t.use(el)
+            if not _disagree(el.get("rightsIdentifier"), el.get("rightsURI")):
+                t.use(el)  # else the element stays listed: the record contradicts itself
     if licence is None and kid(root, "rights") is not None:  # kernel 2: one <rights>
         licence = text(kid(root, "rights"))
         t.use(kid(root, "rights"))

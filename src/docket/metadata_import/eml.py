@@ -270,7 +270,11 @@ def _table(dt: Any, folder: Path, inbox: Path, path: Path, t: Tracker) -> dict[s
             raise RecordRefused(f"{path}: the data file {target} lies outside the instance's inbox ({root}); "
                                 "docket reads local files only from there")
         name, location = object_name, str(target)
-    t.use(kid(physical, "objectName"), kid(dt, "entityName"))
+    t.use(kid(physical, "objectName"))
+    if text(kid(dt, "entityName")) == name:
+        # an entityName other than the file's name (EDI: "Variables" for AND_Variables.csv) has no
+        # place in the file entry: it stays listed as unmapped
+        t.use(kid(dt, "entityName"))
     entry: dict[str, Any] = {"name": name, "location": location}
     description = text(kid(dt, "entityDescription"))
     if description:
@@ -333,6 +337,21 @@ def _structural(schemas: list[tuple[str, dict[str, Any]]], tables: int) -> dict[
     return {"resources": resources}
 
 
+_LICENCE_URL = re.compile(r"https?://(?:creativecommons\.org/(?:licenses|publicdomain)/[a-z0-9.+-]+/[0-9.]+"
+                          r"|opendatacommons\.org/licenses/[a-z0-9-]+(?:/[0-9.]+)?"
+                          r"|spdx\.org/licenses/[A-Za-z0-9.+-]+)/?", re.IGNORECASE)
+
+
+def licence_url(statement: str) -> str | None:
+    """The licence a long ``intellectualRights`` statement names, when it names exactly one licence
+    URL (EDI's boilerplate: "released ... under Creative Commons CC0 1.0 ... (see:
+    https://creativecommons.org/publicdomain/zero/1.0/). It is considered professional etiquette
+    ..."): the statement is too long for a request's licence, but the URL is the licence itself.
+    None when it names none or several (then which one governs is not the importer's call)."""
+    found = {m.group(0).rstrip("/"): m.group(0) for m in _LICENCE_URL.finditer(statement)}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
 def map_record(root: Any, path: Path, inbox: Path, fallback: dict[str, str] | None = None) -> Mapped:
     """The request document of an ``eml:eml`` record (see the module's docstring)."""
     t = Tracker(root)
@@ -374,6 +393,8 @@ def map_record(root: Any, path: Path, inbox: Path, fallback: dict[str, str] | No
     if licence is None and rights is not None and len(text(rights) or "") <= 200:
         licence = text(rights)
         t.use(rights)
+    elif licence is None and rights is not None:
+        licence = licence_url(text(rights) or "")  # the statement itself stays listed as unmapped
     cov = kid(dataset, "coverage")
     spatial = None
     box = kid(cov, "geographicCoverage", "boundingCoordinates")

@@ -65,16 +65,24 @@ def _party_parts(el: Any) -> list[Any]:
             _one(el, "gmd:role")]
 
 
+#: CI_RoleCode values and the request role each becomes.
+_KINDS = {"author": "creator", "originator": "creator", "principalInvestigator": "creator",
+          "pointOfContact": "contact", "custodian": "provider", "owner": "provider",
+          "resourceProvider": "provider", "publisher": "publisher", "distributor": "publisher"}
+
+
 def _party(el: Any, main: str, locales: dict[str, str], t: Tracker) -> tuple[str, dict[str, str] | None]:
     role = _one(el, "gmd:role/gmd:CI_RoleCode")
     code = (role.get("codeListValue") if role is not None else None) or text(role) or ""
+    if code not in _KINDS and text(role):
+        # HNAP/NAP code lists give register ids (RI_414) as the value and "pointOfContact; contact"
+        # (the ISO name, then the French one) as the text: the ISO name is the role
+        code = (text(role) or "").split(";")[0].strip()
     name = text(_one(el, "gmd:individualName/gco:CharacterString"))
     org = {main: text(_one(el, "gmd:organisationName/gco:CharacterString")) or ""}
     email = text(_one(el, "gmd:contactInfo/gmd:CI_Contact/gmd:address/gmd:CI_Address/"
                           "gmd:electronicMailAddress/gco:CharacterString"))
-    kind = {"author": "creator", "originator": "creator", "principalInvestigator": "creator",
-            "pointOfContact": "contact", "custodian": "provider", "owner": "provider",
-            "resourceProvider": "provider", "publisher": "publisher", "distributor": "publisher"}.get(code, "")
+    kind = _KINDS.get(code, "")
     p = person(name, email, organisation=org.get(main) or None, role=kind or code or None)
     return kind, p
 
