@@ -66,9 +66,9 @@ def test_eml_package_imports_as_a_draft_with_table_schema_and_file_entry(instanc
     result = docket_cli("import-metadata", package, "--json", instance=instance_dir)
     assert result.code == 0, result.err + result.out
     report = result.json()
-    assert report["imported"] == 1 and report["refused"] == 0
+    assert report["imported"] == 1 and report["refused"] == 0 and report["incomplete"] == 0
     (entry,) = report["files"]
-    assert entry["status"] == "imported" and entry["standard"] == "eml"
+    assert entry["status"] == "imported" and entry["standard"] == "eml" and entry["to_complete"] == []
     assert entry["unmapped"] == [
         "/eml:eml/dataset/alternateIdentifier",
         "/eml:eml/dataset/creator[2]",  # Tom Berg: no e-mail, so no request contact
@@ -216,6 +216,10 @@ TRUNCATED = (META / "datacite-kernel4.xml").read_text(encoding="utf-8")[:700]
 FRAGMENT = """<?xml version="1.0"?>
 <dataTable xmlns="https://eml.ecoinformatics.org/dataTable-2.2.0"><entityName>t</entityName></dataTable>
 """
+#: a record lacking parts imports as an incomplete draft; one holding nothing at all is no holding
+EMPTY = """<?xml version="1.0"?>
+<eml:eml xmlns:eml="https://eml.ecoinformatics.org/eml-2.2.0" packageId="x" system="y"><dataset/></eml:eml>
+"""
 BAD = {
     "billion-laughs.xml": (BILLION_LAUGHS, "DTD or entities"),
     "quadratic.xml": (QUADRATIC, "DTD or entities"),
@@ -225,6 +229,7 @@ BAD = {
     "unknown-kernel.xml": (UNKNOWN_KERNEL, "kernel '9' is not one docket reads"),
     "truncated.xml": (TRUNCATED, "not well-formed XML"),
     "fragment.xml": (FRAGMENT, "a fragment, not a full record"),
+    "empty-record.xml": (EMPTY, "holds nothing a request can be made of"),
 }
 
 
@@ -366,10 +371,14 @@ def test_eml_2_1_and_datacite_kernel_2_are_read_too(sqlite_instance, tmp_path):
 
 
 def test_contact_option_answers_for_a_datacite_record(sqlite_instance):
+    # the instance's admin has no e-mail address, nor does the record: an incomplete draft, whose
+    # report says it still needs a contact and a provider
     plain = docket_cli("import-metadata", META / "datacite-kernel4.xml", instance=sqlite_instance)
-    assert plain.code == 2  # the instance's admin has no e-mail address, nor does the record
-    assert "lacks a contact with an e-mail address" in plain.out
-    assert plain.out.count(str(META / "datacite-kernel4.xml")) == 1
+    assert plain.code == 0, plain.out + plain.err
+    assert "(incomplete draft)" in plain.out and plain.out.count(str(META / "datacite-kernel4.xml")) == 1
+    assert [line.strip() for line in plain.out.splitlines() if "to complete:" in line] == [
+        "to complete: $.metadata.dataset_administrative.contact: is required",
+        "to complete: $.provider: is required"]
     bad = docket_cli("import-metadata", META / "datacite-kernel4.xml", "--contact", "nobody", instance=sqlite_instance)
     assert bad.code == 2 and "--contact" in bad.err
     result = docket_cli("import-metadata", META / "datacite-kernel4.xml", "--contact", "Ida Curator <ida@odc.example.org>",

@@ -7,8 +7,11 @@ GeoNetwork ships, a Greek INSPIRE ISO 19139 record from pycsw's test data, and t
 PT_LocaleContainer example of the ISO 19139 schema set. Each test reads
 the record itself with lxml and compares what the draft holds with what the record says, and checks
 that every piece of text in the record either reached the draft or is listed as unmapped -- so a
-field the importer drops silently fails here. Records a request cannot be made of (no licence, no
-abstract) must be refused naming what they lack, and leave the store empty.
+field the importer drops silently fails here. Records that lack what a complete request needs (no
+licence, no abstract) are a data centre's legacy holdings all the same: they import as incomplete
+drafts, the report lists per record exactly what is still to complete (derived here from the record),
+and ``docket review ID submitted`` refuses such a draft naming those very fields. Records that are not
+records (a PT_LocaleContainer) or hold a wrong value are still refused, exit 2, store empty.
 """
 
 from __future__ import annotations
@@ -266,47 +269,150 @@ def test_datacite_45_dataset_example_maps_and_lists(instance_dir):
     assert silently_dropped(root, draft, entry["unmapped"], set()) == []
 
 
-# ------------------------------------------------------------------ records a request cannot be made of
+# ------------------------------------------------------------------ records that lack what a request needs
+
+
+ABSTRACT = "$.metadata.project_descriptive.abstract"
+KEYWORDS = "$.metadata.project_descriptive.keywords"
+LICENCE = "$.metadata.dataset_administrative.licence"
+CONTACT = "$.metadata.dataset_administrative.contact"
+PROVIDER = "$.provider"
+FILES = "$.files"
+
+
+def to_complete(entry: dict) -> list[str]:
+    return [p["where"] for p in entry["to_complete"]]
+
+
+def submit_is_refused_naming(instance: Path, request_id: str, fields: list[str], *extra: str | Path) -> None:
+    """``docket review ID submitted`` on the imported draft: exit 3, rule complete-to-submit, every
+    field named, and the draft stays a draft."""
+    result = docket_cli(*extra, "review", request_id, "submitted", instance=instance)
+    assert result.code == 3, result.out + result.err
+    assert "rule complete-to-submit" in result.err
+    named = result.err.split("to fill or fix: ", 1)[1].split(")", 1)[0]
+    assert named.split(", ") == fields
+    assert get(instance, request_id)["review_state"] == "draft"
 
 
 @pytest.mark.parametrize("name", ["datacite-kernel-3-purr-celt-dataset.xml", "datacite-kernel-3-box-collected.xml",
                                   "datacite-kernel-2.2-sample-dataset.xml"])
-def test_datacite_records_without_licence_are_refused_naming_what_they_lack(instance_dir, name):
+def test_datacite_records_without_licence_import_as_drafts_listing_what_they_lack(instance_dir, name):
     path = HARVESTED / name
     root = parse(path)
     kernel = etree.QName(root).namespace
     q = {"k": kernel}
     lacks = []
     if not root.xpath("k:descriptions/k:description[@descriptionType='Abstract']", namespaces=q):
-        lacks.append("an abstract")
+        lacks.append(ABSTRACT)
     if not root.xpath("k:subjects/k:subject", namespaces=q):
-        lacks.append("keywords")
+        lacks.append(KEYWORDS)
     if not root.xpath("k:rightsList/k:rights|k:rights", namespaces=q):
-        lacks.append("a licence or rights statement")
-    assert lacks  # none of these examples states its rights
+        lacks.append(LICENCE)
+    assert LICENCE in lacks  # none of these examples states its rights
     manager = key_file(instance_dir, "data-manager", "Maria Data", email="maria.data@odc.example.org")
     code, report = import_one(instance_dir, path, "--key-file", manager)
-    assert code == 2
+    assert code == 0, report
+    assert (report["imported"], report["incomplete"], report["refused"]) == (1, 1, 0)
     (entry,) = report["files"]
-    assert entry["status"] == "refused" and name in entry["message"]
-    said = entry["message"].split("the record lacks ", 1)[1]
-    assert [part.split(" (")[0] for part in said.split("; ")] == lacks
+    assert entry["status"] == "imported" and entry["standard"] == "datacite"
+    assert sorted(to_complete(entry)) == sorted(lacks)  # the manager's address answers for contact and provider
+    assert all(p["message"] == "is required" for p in entry["to_complete"])
+    draft = get(instance_dir, entry["id"])
+    assert draft["review_state"] == "draft"
+    assert "licence" not in draft["metadata"]["dataset_administrative"]  # nothing invented to fill the gap
+    title = root.xpath("k:titles/k:title", namespaces=q)[0]
+    assert pick_text(draft["metadata"]["project_descriptive"]["title"]) == txt(title)
+    assert draft["provider"] == {"name": "Maria Data", "email": "maria.data@odc.example.org"}
+    # converted, not copied: a Collected date range is the temporal coverage, a geoLocationBox
+    # ("south west north east") the spatial one
+    implicit = set()
+    for date in root.xpath("k:dates/k:date[@dateType='Collected']", namespaces=q):
+        start, end = txt(date).split("/")
+        assert draft["metadata"]["experiment_contextual"]["temporal_coverage"] == {"start": start, "end": end}
+        implicit.add(xpath_of(date))
+    for box in root.xpath("k:geoLocations/k:geoLocation/k:geoLocationBox", namespaces=q):
+        south, west, north, east = (float(v) for v in txt(box).split())
+        spatial = draft["metadata"]["experiment_contextual"]["spatial_coverage"]
+        assert {k: spatial[k] for k in ("west", "east", "south", "north")} == {
+            "west": west, "east": east, "south": south, "north": north}
+        implicit.add(xpath_of(box))
+    assert silently_dropped(root, draft, entry["unmapped"], implicit) == []
+    # the plain report says the same, record by record
+    plain = docket_cli("--key-file", manager, "import-metadata", path, instance=instance_dir)
+    assert plain.code == 0
+    assert [line.split("to complete: ", 1)[1].split(":")[0] for line in plain.out.splitlines()
+            if line.strip().startswith("to complete:")] == sorted(lacks)
+    assert "(incomplete draft)" in plain.out and "1 imported (1 incomplete" in plain.out
+    submit_is_refused_naming(instance_dir, entry["id"], sorted(lacks), "--key-file", manager)
+
+
+def pick_text(value: Any) -> str:
+    """A title as one string, whether the record named its language or not."""
+    return value if isinstance(value, str) else next(iter(value.values()))
+
+
+def test_lter_rights_statement_without_a_licence_url_imports_lacking_the_licence(instance_dir):
+    """EDI's 900-character rights statement with its one licence URL taken out (as many LTER
+    statements are written): too long to be a licence, naming none -- the draft lacks its licence
+    and the statement is listed as unmapped, not cut to 200 characters."""
+    folder = instance_dir / "inbox" / "edi.680.6"
+    folder.mkdir(parents=True)
+    record = folder / EDI.name
+    url = "https://creativecommons.org/publicdomain/zero/1.0/"
+    original = EDI.read_text(encoding="utf-8")
+    assert original.count(url) == 1
+    record.write_text(original.replace(f"(see: {url})", "(see the EDI website)"), encoding="utf-8")
+    code, report = import_one(instance_dir, record)
+    assert code == 0, report
+    (entry,) = report["files"]
+    assert to_complete(entry) == [LICENCE]
+    assert "/eml:eml/dataset/intellectualRights" in entry["unmapped"]
+    draft = get(instance_dir, entry["id"])
+    assert "licence" not in draft["metadata"]["dataset_administrative"] and len(draft["files"]) == 6
+    submit_is_refused_naming(instance_dir, entry["id"], [LICENCE])
+
+
+def test_a_record_holding_a_wrong_value_is_still_refused(instance_dir):
+    """Lacking is not being wrong: a bounding box west of -180 is refused (exit 2), nothing stored,
+    and a good record beside it is not imported either."""
+    folder = instance_dir / "inbox" / "edi.680.6"
+    folder.mkdir(parents=True)
+    record = folder / EDI.name
+    text = EDI.read_text(encoding="utf-8")
+    record.write_text(text.replace("<westBoundingCoordinate>-122.2<", "<westBoundingCoordinate>-522.2<", 1),
+                      encoding="utf-8")
+    result = docket_cli("import-metadata", record, DC45, "--json", instance=instance_dir)
+    assert result.code == 2, result.out + result.err
+    refused, other = result.json()["files"]
+    assert refused["status"] == "refused" and "spatial_coverage.west" in refused["message"]
+    assert other["status"] == "not-imported"
     assert stored_ids(instance_dir) == []
 
 
-def test_hnap_template_is_refused_as_is_and_imports_once_filled(instance_dir, tmp_path):
-    code, report = import_one(instance_dir, HNAP)  # nobody with an e-mail runs this import
-    assert code == 2
-    assert report["files"][0]["message"].endswith(
-        "the record lacks an abstract; keywords; a contact with an e-mail address (nor has the importing "
-        "account one); a data file or online resource")
-    assert stored_ids(instance_dir) == []
-
-    # the template filled in where GeoNetwork's editor asks (abstract, keyword, the contact's
-    # e-mail, a resource), both languages; everything else as shipped
+def test_hnap_template_imports_as_an_incomplete_draft_and_once_filled_as_a_complete_one(instance_dir, tmp_path):
     root = parse(HNAP)
     x = lambda el, p: el.xpath(p, namespaces=NS)  # noqa: E731
     ident = x(root, "gmd:identificationInfo/gmd:MD_DataIdentification")[0]
+    # what the template leaves empty, read from the template itself
+    assert txt(x(ident, "gmd:abstract")[0]) == "" and txt(x(ident, ".//gmd:keyword")[0]) == ""
+    assert txt(x(root, "gmd:contact//gmd:electronicMailAddress")[0]) == ""
+    online = "gmd:distributionInfo/gmd:MD_Distribution/gmd:transferOptions//gmd:onLine/gmd:CI_OnlineResource"
+    assert not [r for r in x(root, online) if txt(x(r, "gmd:linkage/gmd:URL")[0] if x(r, "gmd:linkage/gmd:URL") else None)]
+    code, report = import_one(instance_dir, HNAP)  # nobody with an e-mail runs this import
+    assert code == 0, report
+    (entry,) = report["files"]
+    # no e-mail anywhere: neither a contact nor a provider; no online resource: no file
+    lacks = [FILES, CONTACT, ABSTRACT, KEYWORDS, PROVIDER]
+    assert to_complete(entry) == lacks
+    draft = get(instance_dir, entry["id"])
+    assert draft["review_state"] == "draft" and "provider" not in draft and "files" not in draft
+    title = x(ident, "gmd:citation/gmd:CI_Citation/gmd:title")[0]
+    assert draft["metadata"]["project_descriptive"]["title"]["en"] == txt(x(title, "gco:CharacterString")[0])
+    submit_is_refused_naming(instance_dir, entry["id"], lacks)
+
+    # the template filled in where GeoNetwork's editor asks (abstract, keyword, the contact's
+    # e-mail, a resource), both languages; everything else as shipped
     filled = {"abstract": ("Bottom trawl survey catches, 2019.", "Captures du relevé au chalut de fond, 2019."),
               "keyword": ("Fisheries", "Pêches")}
     for prop, (en, fr) in filled.items():
@@ -326,6 +432,7 @@ def test_hnap_template_is_refused_as_is_and_imports_once_filled(instance_dir, tm
     code, report = import_one(instance_dir, record)
     assert code == 0, report
     (entry,) = report["files"]
+    assert entry["to_complete"] == [] and report["incomplete"] == 0
     draft = get(instance_dir, entry["id"])
     locale = x(root, "gmd:locale/gmd:PT_Locale")[0]
     assert locale.get("id") == "fra" and txt(x(root, "gmd:language/gco:CharacterString")[0]) == "eng; CAN"

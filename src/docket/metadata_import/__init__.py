@@ -100,11 +100,17 @@ class Tracker:
     def __init__(self, root: Any) -> None:
         self.root = root
         self.used: set[Any] = set()
+        self.left: list[Any] = []  # inside a used element, yet not carried over
 
     def use(self, *elements: Any) -> None:
         for el in elements:
             if el is not None:
                 self.used.add(el)
+
+    def leave(self, *elements: Any) -> None:
+        """Elements inside a used one whose content did not make it into the request (e.g. EML
+        translations of part of a paragraph): listed as not mapped all the same."""
+        self.left.extend(el for el in elements if el is not None)
 
     def path(self, el: Any) -> str:
         parts: list[str] = []
@@ -143,7 +149,7 @@ class Tracker:
                     walk(child)
 
         walk(self.root)
-        return out
+        return out + [self.path(el) for el in self.left]
 
 
 def kids(el: Any, name: str) -> list[Any]:
@@ -250,40 +256,45 @@ def build(path: Path, *, title: Any, abstract: Any, keywords: list[str], people:
           publisher: str | None = None, temporal: dict[str, str] | None = None,
           spatial: dict[str, Any] | None = None, structural: dict[str, Any] | None = None,
           provider: dict[str, str] | None = None, fallback: dict[str, str] | None = None) -> dict[str, Any]:
-    """The request document; a record missing what a request must have is refused, naming each
-    missing piece (a draft must still be a valid request: docket stores nothing invalid).
+    """The request document, holding whatever the record gives and leaving out what it lacks.
+
+    A record without an abstract, keywords, a licence, a contact with an e-mail address or a
+    data file is still a data centre's legacy holding: it becomes an *incomplete* draft (the core
+    stores drafts checked for what they hold, :mod:`docket.drafts`), and the import report lists
+    what is still to complete before it can be submitted for review. Nothing is invented to fill
+    a gap: a missing piece is absent from the document, never an empty placeholder.
 
     ``fallback`` (the importing account) answers for a record that names nobody with an e-mail
     address (DataCite never does): the draft then waits on that person, who can edit it.
+    ``path`` is kept for the mappers' calling convention (their refusals name the file).
     """
-    missing = []
+    del path
     if not any(p and p.get("email") for p in [contact, *people]) and fallback and fallback.get("email"):
         contact = fallback
     with_email = [p for p in ([contact] if contact else []) + people if p and p.get("email")]
-    if not title:
-        missing.append("a title")
-    if not abstract:
-        missing.append("an abstract")
-    if not keywords:
-        missing.append("keywords")
-    if not licence:
-        missing.append("a licence or rights statement (of at most 200 characters)")
-    if not with_email:
-        missing.append("a contact with an e-mail address (nor has the importing account one)")
-    if not files:
-        missing.append("a data file or online resource")
-    if missing:
-        raise RecordRefused(f"{path}: cannot become a request: the record lacks " + "; ".join(missing))
-    chosen = contact if contact and contact.get("email") else with_email[0]
-    descriptive: dict[str, Any] = {"title": title, "abstract": abstract,
-                                   "keywords": list(dict.fromkeys(k[:100] for k in keywords))}
+    chosen = contact if contact and contact.get("email") else (with_email[0] if with_email else None)
+    descriptive: dict[str, Any] = {}
+    if title:
+        descriptive["title"] = title
+    if abstract:
+        descriptive["abstract"] = abstract
+    if keywords:
+        descriptive["keywords"] = list(dict.fromkeys(k[:100] for k in keywords))
     authors = [p for p in people if p.get("email") and p.get("role") in ("creator", "author", "originator")]
     if authors:
         descriptive["authors"] = authors
-    administrative: dict[str, Any] = {"licence": licence[:200], "contact": chosen}
+    administrative: dict[str, Any] = {}
+    if licence:
+        administrative["licence"] = licence[:200]
+    if chosen:
+        administrative["contact"] = chosen
     if publisher:
         administrative["publisher"] = publisher[:300]
-    metadata: dict[str, Any] = {"project_descriptive": descriptive, "dataset_administrative": administrative}
+    metadata: dict[str, Any] = {}
+    if descriptive:
+        metadata["project_descriptive"] = descriptive
+    if administrative:
+        metadata["dataset_administrative"] = administrative
     contextual: dict[str, Any] = {}
     if temporal:
         contextual["temporal_coverage"] = temporal
@@ -293,9 +304,15 @@ def build(path: Path, *, title: Any, abstract: Any, keywords: list[str], people:
         metadata["experiment_contextual"] = contextual
     if structural:
         metadata["dataset_structural"] = structural
-    owner = provider if provider and provider.get("email") else chosen
-    provider = {k: v for k, v in owner.items() if k in ("name", "email", "orcid", "organisation")}
-    return {"provider": provider, "metadata": metadata, "files": files}
+    document: dict[str, Any] = {}
+    owner = provider if provider and provider.get("email") else (chosen or provider)
+    if owner:
+        document["provider"] = {k: v for k, v in owner.items() if k in ("name", "email", "orcid", "organisation")}
+    if metadata:
+        document["metadata"] = metadata
+    if files:
+        document["files"] = files
+    return document
 
 
 def multilingual(values: dict[str, str]) -> Any:

@@ -1,6 +1,8 @@
 """EML 2.x (``eml:eml``) into a request document.
 
-Mapped: titles and abstracts with their ``xml:lang``; creators (with an e-mail) as authors; the
+Mapped: titles and abstracts with their ``xml:lang``, and a title's EML 2.2 translations
+(``<value xml:lang>``) as its other languages (translations of part of an abstract or of a keyword
+are listed as not mapped, never run into the text); creators (with an e-mail) as authors; the
 first contact with an e-mail as the contact; a metadataProvider with an e-mail as the provider;
 keywords; coverage (bounding box, date range); the licence (``licensed``, else
 ``intellectualRights``); the publisher's name; and per ``dataTable`` the file entry (declared
@@ -352,6 +354,55 @@ def licence_url(statement: str) -> str | None:
     return next(iter(found.values())) if len(found) == 1 else None
 
 
+def values_in(el: Any) -> list[Any]:
+    """The EML 2.2 ``<value>`` translations below ``el`` (not those inside another value)."""
+    found: list[Any] = []
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        if local(child) == "value":
+            found.append(child)
+        else:
+            found += values_in(child)
+    return found
+
+
+def own_text(el: Any) -> str | None:
+    """The text of ``el`` and its descendants without its ``<value>`` translations."""
+    parts = [el.text or ""]
+
+    def walk(node: Any) -> None:
+        for child in node:
+            if isinstance(child.tag, str) and local(child) != "value":
+                parts.append(child.text or "")
+                walk(child)
+            parts.append(child.tail or "")
+
+    walk(el)
+    return " ".join("".join(parts).split()) or None
+
+
+def translated(el: Any, lang: str) -> dict[str, str]:
+    """An EML 2.2 i18n string as a language map: the element's own text is in ``lang`` (its
+    ``xml:lang``, or the dataset's), each ``<value xml:lang="..">`` child is a translation, and a
+    ``<value>`` without a language is the text itself. Before EML 2.2's values were read, their
+    words were run into the main text (``Histórico ... México. Historical Kelp ...``)."""
+    out: dict[str, str] = {}
+    main = own_text(el)
+    for value in (c for c in el if isinstance(c.tag, str) and local(c) == "value"):
+        words = text(value)
+        if not words:
+            continue
+        code = language(value.get(XML_LANG))
+        if code:
+            out[code] = words
+        else:
+            main = f"{main} {words}" if main else words
+    if main:
+        out = {lang: main, **{k: v for k, v in out.items() if k != lang}}
+    return out
+
+
 def map_record(root: Any, path: Path, inbox: Path, fallback: dict[str, str] | None = None) -> Mapped:
     """The request document of an ``eml:eml`` record (see the module's docstring)."""
     t = Tracker(root)
@@ -365,18 +416,25 @@ def map_record(root: Any, path: Path, inbox: Path, fallback: dict[str, str] | No
         t.use(kid(dataset, "language"))
     titles = {}
     for el in kids(dataset, "title"):
-        titles[language(el.get(XML_LANG)) or lang] = text(el) or ""
+        titles.update(translated(el, language(el.get(XML_LANG)) or lang))
         t.use(el)
     abstracts = {}
     for el in kids(dataset, "abstract"):
-        abstracts[language(el.get(XML_LANG)) or lang] = text(el) or ""
+        # Translations inside an abstract's paragraphs translate parts of them (a phrase, a list
+        # item): not a whole abstract in another language. The text is kept without them, and
+        # they are listed as not mapped.
+        abstracts[language(el.get(XML_LANG)) or lang] = own_text(el) or ""
         t.use(el)
+        t.leave(*values_in(el))
     keywords = []
     for ks in kids(dataset, "keywordSet"):
         for kw in kids(ks, "keyword"):
-            if text(kw):
-                keywords.append(text(kw) or "")
+            # A keyword's translations (<value xml:lang>) are not keywords of their own.
+            word = translated(kw, "").get("")
+            if word:
+                keywords.append(word)
                 t.use(kw)
+                t.leave(*(v for v in values_in(kw) if language(v.get(XML_LANG))))
         t.use(kid(ks, "keywordThesaurus"))
     people = [p for p in (_party(el, "creator", t) for el in kids(dataset, "creator")) if p]
     contacts = _first_with_email(kids(dataset, "contact"), "contact", t)

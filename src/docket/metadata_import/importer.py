@@ -2,9 +2,18 @@
 
 Why two passes: exit 2 means "bad input, nothing was changed" (DESIGN, Command line), so a
 refused file must leave the store untouched; every record is therefore read, vetted, mapped and
-validated against the request schema before the first is stored. Only when all pass is each
-stored, one transaction per record (``Docket.submit(..., state="draft")``), so a crash mid-way
-leaves whole drafts, never half of one.
+validated before the first is stored. Only when all pass is each stored, one transaction per
+record (``Docket.submit(..., state="draft")``), so a crash mid-way leaves whole drafts, never
+half of one.
+
+Why drafts may be incomplete: a legacy record often lacks something a request must have (old
+DataCite kernels state no rights, a template has no abstract yet). Refusing it would keep a data
+centre's holdings out; importing it as an incomplete draft lets its owner or a data manager
+complete it. So a record is validated as a *draft* (:func:`docket.drafts.validate_draft`: what it
+holds must be right -- types, formats, sizes, cross-field rules) and what it lacks is reported per
+record as ``to_complete`` (:func:`docket.drafts.missing`, the very list ``docket review ID
+submitted`` refuses with, rule ``complete-to-submit``). Malformed input (bombs, wrong namespace,
+fragments, unknown kernels, values of the wrong type or format) is still refused, exit 2.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docket.errors import BadInput, DocketError, NotFound
+from docket.errors import BadInput, DocketError, NotFound, Problem
 
 SUFFIXES = (".xml",)
 
@@ -28,6 +37,8 @@ class Outcome:
     id: str | None = None
     message: str = ""
     unmapped: list[str] = field(default_factory=list)
+    #: what the draft still lacks to be submitted for review (JSON path and message)
+    to_complete: list[Problem] = field(default_factory=list)
     document: dict[str, Any] | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -37,6 +48,7 @@ class Outcome:
                 out[name] = getattr(self, name)
         if self.status != "refused":
             out["unmapped"] = self.unmapped
+            out["to_complete"] = [p.as_dict() for p in self.to_complete]
         return out
 
 
@@ -51,17 +63,22 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"files": [o.as_dict() for o in self.outcomes],
                 "imported": sum(o.status == "imported" for o in self.outcomes),
+                "incomplete": sum(o.status == "imported" and bool(o.to_complete) for o in self.outcomes),
                 "refused": sum(o.status == "refused" for o in self.outcomes)}
 
     def text(self) -> str:
         lines = []
         for o in self.outcomes:
-            ref = f" -> {o.id} (draft)" if o.id else ""
+            ref = f" -> {o.id} ({'incomplete ' if o.to_complete else ''}draft)" if o.id else ""
             message = o.message.removeprefix(f"{o.source}: ")  # the line names the file already
             lines.append(f"{o.status:<13} {o.source}{ref}" + (f": {message}" if message else ""))
             for xpath in o.unmapped:
                 lines.append(f"    unmapped: {xpath}")
-        lines.append(f"{self.as_dict()['imported']} imported, {self.as_dict()['refused']} refused")
+            for problem in o.to_complete if o.status != "refused" else []:
+                lines.append(f"    to complete: {problem}")
+        counts = self.as_dict()
+        incomplete = f" ({counts['incomplete']} incomplete: to complete before review)" if counts["incomplete"] else ""
+        lines.append(f"{counts['imported']} imported{incomplete}, {counts['refused']} refused")
         return "\n".join(lines)
 
 
@@ -98,6 +115,7 @@ def import_metadata(d: Any, paths: list[str], *, max_bytes: int | None = None,
     ``contact`` answers for records that name nobody with an e-mail address (DataCite never
     does); without it the importing account does, if it has an address.
     """
+    from docket.drafts import has_content, missing, validate_draft
     from docket.metadata_import import map_file
 
     files = candidates(paths)
@@ -110,14 +128,17 @@ def import_metadata(d: Any, paths: list[str], *, max_bytes: int | None = None,
     for path in files:
         try:
             mapped = map_file(path, max_bytes=limit, inbox=inbox, fallback=fallback)
-            d.schemas.validate("request", mapped.document, "request")
+            if not has_content(mapped.document):  # an empty shell is no holding to complete
+                raise BadInput(f"{path}: holds nothing a request can be made of (no title, abstract, "
+                               "keywords, people, licence, coverage or data file)")
+            validate_draft(d.schemas, mapped.document, "request")
         except DocketError as exc:
             message = exc.message if str(path) in exc.message else f"{path}: {exc.message}"
             problems = "; ".join(str(p) for p in exc.problems)
             report.outcomes.append(Outcome(str(path), "refused", message=message + (f" ({problems})" if problems else "")))
             continue
         report.outcomes.append(Outcome(str(path), "ready", mapped.standard, unmapped=mapped.unmapped,
-                                       document=mapped.document))
+                                       to_complete=missing(d.schemas, mapped.document), document=mapped.document))
     if report.exit_code:
         for o in report.outcomes:
             if o.status == "ready":

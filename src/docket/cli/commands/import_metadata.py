@@ -13,9 +13,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "import-metadata",
         help="import existing EML 2.x, ISO 19139 (HNAP too) and DataCite (kernel 2-4) records as drafts",
         description="Each record becomes a draft request; what could not be mapped is listed per record by "
-                    "XPath. XML is read with defusedxml: DTDs and entities are refused, nothing is fetched. "
-                    "Every file is checked before any is stored. Exit 0: all imported; 2: a file was refused "
-                    "(and nothing was stored).",
+                    "XPath. A record lacking what a complete request needs (a licence, an abstract, keywords, "
+                    "a contact with an e-mail address, a data file) becomes an incomplete draft: the report "
+                    "lists per record what is still 'to complete' before `docket review ID submitted` accepts "
+                    "it. XML is read with defusedxml: DTDs and entities are refused, nothing is fetched. "
+                    "Every file is checked before any is stored. Exit 0: all imported (incomplete drafts "
+                    "included); 2: a file was refused -- not XML docket reads, or a value of the wrong type "
+                    "or format -- and nothing was stored.",
     )
     p.add_argument("paths", nargs="*", metavar="FILE|FOLDER", help="an XML record, or a folder of them")
     p.add_argument("--max-bytes", type=int, metavar="N",
