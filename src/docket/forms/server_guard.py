@@ -46,6 +46,7 @@ import contextlib
 import os
 import re
 import secrets
+import stat
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -56,7 +57,7 @@ from jupyterlab_server.themes_handler import ThemesHandler
 from tornado import web
 from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.log import access_log, app_log
-from traitlets import Bool, Float, Integer
+from traitlets import Bool, Float, Integer, Unicode, default
 from voila.app import Voila
 from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.static_file_handler import MultiStaticFileHandler, TemplateStaticFileHandler
@@ -517,6 +518,28 @@ class ThemeFiles(_NoClimbing, ThemesHandler):
     pass
 
 
+def cookie_secret(path: str) -> bytes:
+    """The secret in ``path``, made (32 random bytes, hex, mode 0600) when there is none. A file
+    others can read, or not a regular file, is refused: whoever reads it can forge page cookies."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32))
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "r", encoding="ascii") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077 or info.st_uid != os.getuid():
+            raise ValueError(f"{path}: the page cookies' secret must be a file of this user that nobody else "
+                             "can read (chmod 600), or absent (docket serve makes one)")
+        value = handle.read(200).strip()
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ValueError(f"{path}: not a secret docket serve wrote (64 hex digits); remove it to make a new one")
+    return bytes.fromhex(value)
+
+
 #: docket's own page scripts and styles (``/docket/static/...``), shipped inside the package.
 PAGE_STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
@@ -560,6 +583,18 @@ class DocketVoila(Voila):
                 help="Serve the data manager's desk (review, and dashboard.ipynb beside it) to signed-in staff.")
     session_seconds = Integer(1800, config=True,
                               help="Desk sessions end after this many seconds without a request.")
+    secret_file = Unicode("", config=True,
+                          help="File of the secret that signs the page cookies (made, mode 0600, if missing); "
+                               "empty: a new secret at every start.")
+
+    @default("cookie_secret")
+    def _secret_from_file(self) -> bytes:
+        """The cookie secret, kept in the instance (``docket serve`` names the file) so that a
+        browser's page cookie, and so its unfinished uploads, outlive a restart of the server;
+        Voila's default draws a new one at every start."""
+        if not self.secret_file:
+            return os.urandom(32)
+        return cookie_secret(self.secret_file)
 
     def init_settings(self) -> dict:
         if self.voila_configuration.preheat_kernel or self.voila_configuration.progressive_rendering:

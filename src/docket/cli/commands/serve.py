@@ -143,7 +143,7 @@ def check_port(port: int) -> None:
 
 
 def voila_command(page: Path, port: int, open_browser: bool, settings: dict[str, int] | None = None,
-                  desk: bool = False) -> list[str]:
+                  desk: bool = False, secret_file: Path | None = None) -> list[str]:
     """Voila (docket's guarded subclass) serving ``page`` alone, locked down, kernels culled.
 
     Command-line options win over any Voila or Jupyter configuration file, so these hold whatever
@@ -151,6 +151,7 @@ def voila_command(page: Path, port: int, open_browser: bool, settings: dict[str,
     on the command line, traitlets warns on every start that the syntax is deprecated).
     ``settings`` are :func:`serve_settings` (defaults when omitted). ``desk`` serves ``page`` (the
     review notebook) and the dashboard beside it to signed-in staff (:mod:`docket.forms.desk_auth`).
+    ``secret_file`` keeps the cookie secret across restarts (see :func:`secret_path`).
     """
     s = settings or serve_settings({})
     idle = s["cull_idle_seconds"]
@@ -173,9 +174,21 @@ def voila_command(page: Path, port: int, open_browser: bool, settings: dict[str,
     ]
     if desk:
         cmd += ["--DocketVoila.desk=True", f"--DocketVoila.session_seconds={s['desk_session_seconds']}"]
+    if secret_file is not None:
+        cmd.append(f"--DocketVoila.secret_file={secret_file}")
     if not open_browser:
         cmd.append("--no-browser")
     return cmd
+
+
+def secret_path(root: Path, desk: bool) -> Path:
+    """Where the served pages' cookie secret lives: ``keys/`` of the instance (mode 0700, made if
+    missing), one per kind of server. With it a provider's page cookie outlives a restart of
+    ``docket serve``, and so do their unfinished uploads (a new secret would orphan them); desk
+    sessions are in the server's memory and end with it all the same. Remove the file to rotate."""
+    keys = root / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    return keys / ("serve-desk.secret" if desk else "serve-page.secret")
 
 
 def prepare_store(instance: object) -> None:
@@ -229,7 +242,8 @@ def run(args: argparse.Namespace) -> int:
             # Each kernel gets the key of the person signed in to its page; the server holds none,
             # so no kernel can inherit one shared key (the guard refuses to start with one).
             env.pop("DOCKET_API_KEY", None)
-        command = voila_command(page, port, not args.no_browser, settings, desk=args.desk)
+        command = voila_command(page, port, not args.no_browser, settings, desk=args.desk,
+                                secret_file=secret_path(instance.root, args.desk))
         child = subprocess.Popen(command, env=env, cwd=private)
         return _wait(child)
 
