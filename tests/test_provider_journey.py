@@ -32,15 +32,20 @@ import docket
 
 from .browser import ARTIFACTS, chromium, need_browser
 from .clirun import docket_cli
-from .conftest import EXAMPLES
 from .test_browser import field, open_form, type_in
 from .test_serve import serving
+from .test_upload_browser import (
+    CHUNK,
+    FIRST,
+    SECOND,
+    upload,
+    upload_context,
+    upload_cut_once,
+    wait_filled,
+)
 
 pytestmark = pytest.mark.browser
 
-FIRST = EXAMPLES / "files" / "alpine_weather_2022.csv"
-SECOND = EXAMPLES / "files" / "ctd_bay_of_biscay_2024.csv"
-CHUNK = 2048  # the page's chunk size here (8 MiB in production): several PATCHes per example file
 TITLE = field("metadata-project_descriptive-title-en")
 
 PART = {  # what the provider types before saving the draft: the title is one word short for QA
@@ -86,12 +91,6 @@ def browser(served: tuple[str, Path]) -> Iterator[Any]:
         yield b
 
 
-def new_context(browser: Any) -> Any:
-    ctx = browser.new_context(viewport={"width": 1100, "height": 900})
-    ctx.add_init_script(f"window.DOCKET_UPLOAD_CHUNK = {CHUNK};")
-    return ctx
-
-
 def shot(page: Any, name: str, show: str | None = None, full: bool = False) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     if show:
@@ -104,22 +103,10 @@ def fill(page: Any, values: dict[str, str]) -> None:
         type_in(page, css, value)
 
 
-def upload(page: Any, row: int, path: Path) -> None:
-    page.locator(f".docket-box-files-{row}-location .docket-upload-file").set_input_files(str(path))
-
-
 def row_of(page: Any, row: int) -> tuple[str, str, str, str]:
     """What the page's file row ``row`` holds: name, location, size, sha256."""
     return tuple(page.locator(field(f"files-{row}-{key}")).input_value()  # type: ignore[return-value]
                  for key in ("name", "location", "size", "sha256"))
-
-
-def wait_uploaded(page: Any, row: int, path: Path) -> None:
-    """Until the kernel has filled the row from the finished upload."""
-    page.locator(f".docket-box-files-{row}-location .docket-upload[data-state=done]").wait_for(timeout=30_000)
-    page.locator(f".docket-upload-note-files-{row}-location .docket-upload-done").wait_for(timeout=30_000)
-    name, _location, size, sha256 = row_of(page, row)
-    assert (name, size, sha256) == (path.name, str(path.stat().st_size), sha256_of(path))
 
 
 def sha256_of(path: Path) -> str:
@@ -146,7 +133,7 @@ def test_upload_draft_come_back_fix_submit_transfer_qa(browser: Any, served: tup
     first, second = FIRST.read_bytes(), SECOND.read_bytes()
 
     # -- 1. Part of the form, the four-word title warned about at the field and in the checklist.
-    ctx = new_context(browser)
+    ctx = upload_context(browser)
     page = ctx.new_page()
     open_form(page, base, "?lang=en")
     fill(page, PART)
@@ -160,24 +147,8 @@ def test_upload_draft_come_back_fix_submit_transfer_qa(browser: Any, served: tup
 
     # -- 2. File 1 uploaded whole; file 2 cut on its second chunk and resumed where the server stopped.
     upload(page, 0, FIRST)
-    wait_uploaded(page, 0, FIRST)
-    calls: list[str] = []
-    page.on("request", lambda r: calls.append(r.method) if "/docket/uploads/" in r.url else None)
-    dropped: list[str | None] = []
-
-    def drop_once(route: Any) -> None:
-        if route.request.method == "PATCH" and calls.count("PATCH") >= 2 and not dropped:
-            dropped.append(route.request.headers.get("upload-offset"))
-            route.abort("connectionreset")
-        else:
-            route.continue_()
-
-    page.route("**/docket/uploads/**", drop_once)
-    page.click(".docket-add-files")
-    page.locator(".docket-box-files-1-location .docket-upload-file").wait_for(state="attached", timeout=20_000)
-    upload(page, 1, SECOND)
-    wait_uploaded(page, 1, SECOND)
-    page.unroute("**/docket/uploads/**")
+    wait_filled(page, 0, FIRST)
+    calls, dropped = upload_cut_once(page, 1, SECOND)
     assert dropped == [str(CHUNK)], "the connection was cut on the second chunk"
     assert calls.count("POST") == 1, "resumed, not uploaded again from the start"
     assert "HEAD" in calls, "the page asked the server where to resume"
@@ -206,7 +177,7 @@ def test_upload_draft_come_back_fix_submit_transfer_qa(browser: Any, served: tup
     assert any(severity == "error" for _check, severity, _note in expected), expected  # contact, coverage
 
     # -- 4. A new browser, the link from the summary: values, uploads and QA's findings are back.
-    ctx = new_context(browser)
+    ctx = upload_context(browser)
     try:
         page = ctx.new_page()
         open_form(page, base, f"?link={link}&lang=en")

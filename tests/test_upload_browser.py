@@ -49,10 +49,17 @@ def browser(served: tuple[str, Path]) -> Iterator[object]:
         yield b
 
 
-@pytest.fixture
-def context(browser: object) -> Iterator[object]:
+def upload_context(browser: object) -> object:
+    """A browser context whose pages upload in :data:`CHUNK`-byte chunks (8 MiB in production), so
+    an example file takes several PATCHes and one can be cut."""
     ctx = browser.new_context(viewport={"width": 1100, "height": 900})
     ctx.add_init_script(f"window.DOCKET_UPLOAD_CHUNK = {CHUNK};")
+    return ctx
+
+
+@pytest.fixture
+def context(browser: object) -> Iterator[object]:
+    ctx = upload_context(browser)
     yield ctx
     ctx.close()
 
@@ -85,6 +92,29 @@ def wait_filled(page: object, row: int, path: Path) -> None:
     assert page.locator(field(f"files-{row}-sha256")).input_value() == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def upload_cut_once(page: object, row: int, path: Path) -> tuple[list[str], list[str | None]]:
+    """Upload ``path`` in file row ``row`` (added first) with the connection reset on its second
+    PATCH: every upload request's method in order, and the Upload-Offset of the PATCH that was cut."""
+    calls: list[str] = []
+    page.on("request", lambda r: calls.append(r.method) if "/docket/uploads/" in r.url else None)
+    dropped: list[str | None] = []
+
+    def drop_once(route: object) -> None:
+        if route.request.method == "PATCH" and calls.count("PATCH") >= 2 and not dropped:
+            dropped.append(route.request.headers.get("upload-offset"))
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/docket/uploads/**", drop_once)
+    page.click(".docket-add-files")
+    page.locator(f".docket-box-files-{row}-location .docket-upload-file").wait_for(state="attached", timeout=20_000)
+    upload(page, row, path)
+    wait_filled(page, row, path)
+    page.unroute("**/docket/uploads/**")
+    return calls, dropped
+
+
 def test_two_uploads_one_interrupted_then_submitted(context: object, served: tuple[str, Path]) -> None:
     base, folder = served
     page = context.new_page()
@@ -100,23 +130,7 @@ def test_two_uploads_one_interrupted_then_submitted(context: object, served: tup
     shot(page, "upload-first-done", ".docket-box-files-0-location")
 
     # File 2: the connection drops on its second PATCH; the script asks HEAD and resumes there.
-    calls: list[str] = []
-    page.on("request", lambda r: calls.append(r.method) if "/docket/uploads/" in r.url else None)
-    dropped: list[str] = []
-
-    def drop_once(route: object) -> None:
-        if route.request.method == "PATCH" and calls.count("PATCH") >= 2 and not dropped:
-            dropped.append(route.request.headers.get("upload-offset"))
-            route.abort("connectionreset")
-        else:
-            route.continue_()
-
-    page.route("**/docket/uploads/**", drop_once)
-    page.click(".docket-add-files")
-    page.locator(".docket-box-files-1-location .docket-upload-file").wait_for(state="attached", timeout=20_000)
-    upload(page, 1, SECOND)
-    wait_filled(page, 1, SECOND)
-    page.unroute("**/docket/uploads/**")
+    calls, dropped = upload_cut_once(page, 1, SECOND)
     assert dropped == [str(CHUNK)], "the second chunk was cut off"
     assert calls.count("POST") == 1, "resumed, not started again"
     after = calls[calls.index("PATCH", calls.index("PATCH") + 1) + 1:]
