@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ from docket.oai import Repository
 from docket.oai.server import Listing, make_server
 from tests.clirun import docket_cli
 from tests.conftest import EXAMPLES, PG_SKIP, PG_URL
+from tests.people import as_role
 from tests.test_publish import HAS_XSD, XSD_DIR, ready, weather
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -81,58 +83,78 @@ def config() -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def harvest(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harvest]:
+@contextmanager
+def published_instance(store: str, tmp_path_factory: pytest.TempPathFactory, name: str, settings: str,
+                       second_doc: dict[str, Any]) -> Iterator[tuple[Path, list[str]]]:
+    """An instance on ``store`` (``sqlite`` or ``postgresql``, whose schema is dropped after) with
+    ``settings`` appended to its docket.toml and two published requests, a second apart (from/until
+    compare at second granularity): the CTD example, then ``second_doc``. Yields (folder, ids)."""
     kwargs: dict[str, Any] = {"project": "ocean", "base_uri": "https://data.example.org/ocean/",
                               "languages": ["en", "fr"], "local_roots": ["inbox", str(EXAMPLES)]}
     schema = None
-    if request.param == "postgresql":
+    if store == "postgresql":
         if not PG_URL:
             pytest.skip(PG_SKIP)
         schema = f"docket_test_{uuid.uuid4().hex[:12]}"
         kwargs.update(store_url=PG_URL, store_schema=schema)
-    root = tmp_path_factory.mktemp(f"oai-{request.param}") / "inst"
+    root = tmp_path_factory.mktemp(f"{name}-{store}") / "inst"
     docket.init(root, **kwargs).close()
     with (root / "docket.toml").open("a", encoding="utf-8") as out:
-        out.write(config())
+        out.write(settings)
     ids = []
     with docket.open(root) as d:
         first = ready(d)
         d.publish(first)
         ids.append(first)
-        time.sleep(1.1)  # a second apart: from/until compare at second granularity
-        second_doc = weather()
-        second_doc["metadata"]["project_descriptive"]["title"] = TITLE_2
+        time.sleep(1.1)  # a second apart: distinct datestamps
         second = d.submit(second_doc)["id"]
-        from tests.people import as_role
-
         as_role(d, "reviewer", "Eva Novak").review(second, "approved")
         assert d.transfer(second)["outcome"] == "done"
         d.set_step(second, "qa", "closed", "done")
         d.publish(second)
         ids.append(second)
-    log_file = root.parent / "oai.log"
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    logger = logging.getLogger("docket.oai")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    repository = Repository(Instance.find(root))
-    httpd = make_server(repository, 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield Harvest(root, httpd.oai_app.base_url, httpd.oai_app, ids, log_file)
+        yield root, ids
     finally:
-        httpd.shutdown()
-        httpd.server_close()
-        repository.close()
-        logger.removeHandler(handler)
-        handler.close()
         if schema is not None:
             engine = create_engine(PG_URL)
             with engine.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             engine.dispose()
+
+
+@contextmanager
+def oai_endpoint(root: Path) -> Iterator[tuple[Any, Repository]]:
+    """The instance's OAI-PMH endpoint, as ``docket oai serve`` runs it, in a thread on a free
+    loopback port: (the HTTP server, its repository)."""
+    repository = Repository(Instance.find(root))
+    httpd = make_server(repository, 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd, repository
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        repository.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def harvest(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harvest]:
+    second_doc = weather()
+    second_doc["metadata"]["project_descriptive"]["title"] = TITLE_2
+    with published_instance(request.param, tmp_path_factory, "oai", config(), second_doc) as (root, ids):
+        log_file = root.parent / "oai.log"
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        logger = logging.getLogger("docket.oai")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            with oai_endpoint(root) as (httpd, _repository):
+                yield Harvest(root, httpd.oai_app.base_url, httpd.oai_app, ids, log_file)
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
 
 
 def error_code(tree: etree._Element) -> str | None:

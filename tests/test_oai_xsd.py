@@ -20,11 +20,8 @@ URL that is not a file under the schema folders, and every file loaded is record
 from __future__ import annotations
 
 import copy
-import threading
-import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,15 +30,13 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 
 import docket
 from docket.instance import Instance
 from docket.oai import Repository
-from docket.oai.server import make_server
-from tests.conftest import EXAMPLES, PG_SKIP, PG_URL
-from tests.people import as_role
-from tests.test_publish import HAS_XSD, XML_SETS, XSD_DIR, ready, weather
+from tests.test_oai import oai_endpoint, published_instance
+from tests.test_publish import HAS_XSD, XML_SETS, XSD_DIR, weather
 
 OAI_XSD = Path(__file__).resolve().parent / "data" / "oai-xsd"
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -169,45 +164,9 @@ def config() -> str:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def endpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    kwargs: dict[str, Any] = {"project": "ocean", "base_uri": "https://data.example.org/ocean/",
-                              "languages": ["en", "fr"], "local_roots": ["inbox", str(EXAMPLES)]}
-    schema = None
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip(PG_SKIP)
-        schema = f"docket_test_{uuid.uuid4().hex[:12]}"
-        kwargs.update(store_url=PG_URL, store_schema=schema)
-    root = tmp_path_factory.mktemp(f"oai-xsd-{request.param}") / "inst"
-    docket.init(root, **kwargs).close()
-    with (root / "docket.toml").open("a", encoding="utf-8") as out:
-        out.write(config())
-    ids = []
-    with docket.open(root) as d:
-        first = ready(d)
-        d.publish(first)
-        ids.append(first)
-        time.sleep(1.1)  # a second apart: distinct datestamps, so from/until can separate them
-        second = d.submit(weather())["id"]
-        as_role(d, "reviewer", "Eva Novak").review(second, "approved")
-        assert d.transfer(second)["outcome"] == "done"
-        d.set_step(second, "qa", "closed", "done")
-        d.publish(second)
-        ids.append(second)
-    repository = Repository(Instance.find(root))
-    httpd = make_server(repository, 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with (published_instance(request.param, tmp_path_factory, "oai-xsd", config(), weather()) as (root, ids),
+          oai_endpoint(root) as (httpd, repository)):
         yield Endpoint(root, httpd.oai_app.base_url, ids, repository)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        repository.close()
-        if schema is not None:
-            engine = create_engine(PG_URL)
-            with engine.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            engine.dispose()
 
 
 def parsed(data: bytes) -> etree._Element:
