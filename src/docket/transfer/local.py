@@ -88,6 +88,15 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def root_forms(root: Path) -> list[Path]:
+    """An allowed root as configured and as resolved: a root may itself be a link (``inbox ->
+    /data/inbox``, the data centre's setting, not the provider's), and a path may name either."""
+    forms = [root]
+    with contextlib.suppress(OSError, RuntimeError):
+        forms.append(root.resolve())
+    return forms
+
+
 class LocalSource(Source):
     """Plain paths and ``file://`` URLs (``file:///abs/path`` or ``file://localhost/abs/path``)."""
 
@@ -121,10 +130,7 @@ class LocalSource(Source):
             root = Path(root)
             if not root.is_absolute():
                 root = (ctx.base_dir or Path.cwd()) / root
-            candidates = [root]
-            with contextlib.suppress(OSError, RuntimeError):
-                candidates.append(root.resolve())
-            for candidate in candidates:
+            for candidate in root_forms(root):
                 if path.is_relative_to(candidate):
                     below = path.relative_to(candidate).parts
                     if best is None or len(below) < len(best[1]):

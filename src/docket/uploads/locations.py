@@ -16,7 +16,6 @@ request is submitted rather than after approval:
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -64,13 +63,10 @@ def resolve_location(instance: Any, location: str) -> Path | None:
 
 
 def _within(path: Path, roots: list[Path]) -> bool:
-    for root in roots:
-        candidates = [root]
-        with contextlib.suppress(OSError, RuntimeError):
-            candidates.append(root.resolve())
-        if any(path.is_relative_to(c) and path != c for c in candidates):
-            return True
-    return False
+    """Whether ``path`` lies below one of ``roots`` (by name, as the transfer confines it)."""
+    from docket.transfer.local import root_forms
+
+    return any(path.is_relative_to(form) and path != form for root in roots for form in root_forms(root))
 
 
 def why_unusable(location: str, instance: Any, *, confine: bool = False) -> str | None:
