@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import queue
 import re
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +183,7 @@ class Chunk:
         #: Data rows of this block that are entirely empty (set aside before the checks run).
         self.blank_rows = np.empty(0, np.int64)
         self._parsed: dict[int, Parsed] = {}
+        self._memo: dict[Any, Any] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -191,6 +195,13 @@ class Chunk:
             assert col is not None
             self._parsed[field_index] = parse_column(spec, self.columns[col])
         return self._parsed[field_index]
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per chunk: what several checks derive alike (a key's hashes serve
+        ``unique`` and ``primaryKey``), or what the read-ahead thread prepares."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def values(self, col: int, idx: np.ndarray) -> list[Any]:
         """Text of column ``col`` at chunk positions ``idx`` (only for the few kept locations)."""
@@ -228,7 +239,8 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
                 break
             if offset == 0:
                 out.bom = block.startswith(codecs.BOM_UTF8)
-            lf, cr, crlf = block.count(b"\n"), block.count(b"\r"), block.count(b"\r\n")
+            lf, cr = block.count(b"\n"), block.count(b"\r")
+            crlf = block.count(b"\r\n") if cr else 0  # each count is a pass over the block
             joined = prev_cr and block[:1] == b"\n"  # a \r\n split between two blocks
             if out.first_crlf_line is None or out.first_lf_line is None or out.first_cr_line is None:
                 _first_line_ends(out, block, prev_cr, out.lf + out.cr - out.crlf, (lf, cr, crlf))
@@ -237,12 +249,14 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
             out.crlf += crlf + joined
             prev_cr = block.endswith(b"\r")
             if out.invalid_count_exact:
-                if utf8:
+                if utf8 and not carry and block.isascii():
+                    pass  # ASCII is valid UTF-8; isascii() is far cheaper than decoding
+                elif utf8:
                     carry = _check_utf8(out, carry + block, offset - len(carry), block, offset, lines_before)
                 else:
                     _check_codec(out, decoder, block, offset, lines_before)
             _count_quotes(out, block, lines_before)
-            lines_before += block.count(b"\n")
+            lines_before += lf
             offset += len(block)
     if utf8 and carry and out.invalid_count_exact:
         _note_invalid(out, offset - len(carry), lines_before, carry, carry, 0)
@@ -438,7 +452,9 @@ class _Straddle(Exception):
     """A row did not fit in a block: start again with larger blocks."""
 
 
-def open_stream(table: TableContext, block_size: int, on_invalid) -> pacsv.CSVStreamingReader:
+def open_stream(table: TableContext, block_size: int, on_invalid,
+                include: list[int] | None = None) -> pacsv.CSVStreamingReader:
+    """Arrow's streaming reader on the file, every column as text (``include``: only these)."""
     names = [f"c{i}" for i in range(len(table.header))]
     d = table.dialect
     source: Any = str(table.path)
@@ -459,12 +475,19 @@ def open_stream(table: TableContext, block_size: int, on_invalid) -> pacsv.CSVSt
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
             strings_can_be_null=False, quoted_strings_can_be_null=False,
+            include_columns=None if include is None else [names[i] for i in include],
         ),
     )
 
 
-def iter_chunks(table: TableContext, block_size: int, on_ragged=None):
-    """Yield :class:`Chunk` objects of data rows (header dropped), numbering rows exactly."""
+def iter_chunks(table: TableContext, block_size: int, on_ragged=None,
+                include: list[int] | None = None):
+    """Yield :class:`Chunk` objects of data rows (header dropped), numbering rows exactly.
+
+    With ``include`` only those physical columns are built (the others are None): Arrow still
+    splits every row, so numbering and ragged rows are as in a full read, at a fraction of the
+    conversion work (the targeted second read of :func:`_fill_values`).
+    """
     header = table.dialect.header
     numbers = RowNumbers(0 if header else 1)
 
@@ -476,7 +499,7 @@ def iter_chunks(table: TableContext, block_size: int, on_ragged=None):
         return "skip"
 
     try:
-        reader = open_stream(table, block_size, on_invalid)
+        reader = open_stream(table, block_size, on_invalid, include)
     except pa.ArrowInvalid as exc:
         if "straddl" in str(exc) or "larger than block size" in str(exc):
             raise _Straddle(str(exc)) from None
@@ -496,14 +519,17 @@ def iter_chunks(table: TableContext, block_size: int, on_ragged=None):
         n = batch.num_rows
         rows = numbers.rows(kept, n)
         kept += n
-        columns = list(batch.columns)
+        columns: list[Any] = list(batch.columns)
+        if include is not None:
+            built = dict(zip(include, columns, strict=True))
+            columns = [built.get(i) for i in range(len(table.header))]
         if header_pending and n:
             header_pending = False
             if rows[0] == 0:
-                columns = [c.slice(1) for c in columns]
+                columns = [c if c is None else c.slice(1) for c in columns]
                 rows = rows[1:]
         if trim:  # skipInitialSpace: spaces right after a delimiter are not part of the value
-            columns = columns[:1] + [pc.utf8_ltrim(c, " ") for c in columns[1:]]
+            columns = columns[:1] + [c if c is None else pc.utf8_ltrim(c, " ") for c in columns[1:]]
         if len(rows):
             yield Chunk(table, columns, rows)
 
@@ -538,6 +564,8 @@ def run_table_checks(table: TableContext, make_checks, block_size: int) -> list[
 
 
 def _feed(table: TableContext, checks: list[TableCheck], block_size: int) -> None:
+    # on_ragged and arrived run in the read-ahead thread (they alone write table.rows and
+    # table.ragged while the scan runs); the checks' chunk() runs in this one.
     def on_ragged(data_row: int, expected: int, actual: int, text: str | None) -> None:
         assert table.ragged is not None
         table.rows = max(table.rows, data_row)
@@ -547,10 +575,17 @@ def _feed(table: TableContext, checks: list[TableCheck], block_size: int) -> Non
             extra={"note": "blank line" if blank else f"{actual} values, header has {expected}"},
         )
 
-    try:
+    def arrived():
         for chunk in iter_chunks(table, block_size, on_ragged):
             table.rows = max(table.rows, int(chunk.rows[-1]))
             _set_aside_blank_rows(chunk)
+            yield chunk
+
+    def steps(chunk: Chunk) -> list[Callable[[], Any]]:
+        return [step for check in checks for step in check.prepare(table, chunk)]
+
+    try:
+        for chunk in read_ahead(arrived(), steps):
             for check in checks:
                 check.chunk(table, chunk)
     except _Straddle:
@@ -558,6 +593,71 @@ def _feed(table: TableContext, checks: list[TableCheck], block_size: int) -> Non
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError) as exc:
         table.parse_error = f"{type(exc).__name__}: {exc}"
         table.parse_error_row = table.rows + 1
+
+
+def read_ahead(chunks: Iterator[Chunk], steps: Callable[[Chunk], list[Callable[[], Any]]]
+               ) -> Iterator[Chunk]:
+    """``chunks``, read (and prepared) one ahead in a second thread while the caller checks.
+
+    Reading (Arrow's CSV parser) and preparing (parsing fields, hashing: Arrow and numpy
+    kernels) release the GIL, so the two threads use both cores. The reader runs a chunk's
+    ``steps`` until the caller is waiting for it, then hands it over as it is: whatever was not
+    prepared is computed by the checks themselves, so the two threads share the work whichever
+    is faster. A chunk belongs to one thread at a time (the queue hands it over), and at most
+    three are alive: the one being checked, one queued, one being read. An exception while
+    reading reaches the caller after the chunks read before it, as if read in one thread.
+    """
+    handed: queue.Queue = queue.Queue(maxsize=1)
+    waiting = threading.Event()  # the caller waits for a chunk: stop preparing, hand it over
+    stop = threading.Event()  # the caller is gone (finished early or failed)
+
+    def put(item: tuple[str, Any]) -> None:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                for step in steps(chunk):
+                    if waiting.is_set() or stop.is_set():
+                        break
+                    try:
+                        step()
+                    except Exception:  # noqa: BLE001 - the check computes it again and reports
+                        break
+                put(("chunk", chunk))
+                if stop.is_set():
+                    return
+            put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            put(("error", exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=read, name="docket-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                kind, item = handed.get_nowait()
+            except queue.Empty:
+                waiting.set()
+                kind, item = handed.get()
+                waiting.clear()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _set_aside_blank_rows(chunk: Chunk) -> None:
@@ -577,6 +677,20 @@ def _set_aside_blank_rows(chunk: Chunk) -> None:
         chunk.rows = chunk.rows[keep]
 
 
+def _columns_named(wanted: dict[int, list[dict[str, Any]]]) -> list[int] | None:
+    """The physical columns whose values the locations need (None: whole rows' text)."""
+    columns: set[int] = set()
+    for locs in wanted.values():
+        for loc in locs:
+            if loc.get("_positions"):
+                columns.update(loc["_positions"])
+            elif loc.get("position"):
+                columns.add(loc["position"] - 1)
+            else:
+                return None
+    return sorted(columns)
+
+
 def _fill_values(table: TableContext, checks, results: list[CheckResult], block_size: int) -> None:
     """Second, targeted read for locations whose value was not at hand (repeats found at the end)."""
     wanted: dict[int, list[dict[str, Any]]] = {}
@@ -590,7 +704,7 @@ def _fill_values(table: TableContext, checks, results: list[CheckResult], block_
         return
     targets = np.array(sorted(wanted), np.int64)
     try:
-        for chunk in iter_chunks(table, block_size):
+        for chunk in iter_chunks(table, block_size, include=_columns_named(wanted)):
             hit = np.flatnonzero(np.isin(chunk.rows, targets))
             for i in hit:
                 for loc in wanted[int(chunk.rows[i])]:

@@ -195,9 +195,21 @@ def parse_column(spec: FieldSpec, s: pa.Array, missing: np.ndarray | None = None
         return _done(missing, present & ~ok, s, ok)
     if kind == "integer":
         t = _numeric_text(spec, s)
-        ok = _match(t, _INTEGER_RE)
-        castable = ok & (mask(pc.less_equal(pc.utf8_length(t), 19)))
-        typed = pc.cast(pc.if_else(pa.array(castable & present), t, "0"), pa.int64())
+        # Plain digits (most values) need no regular expression: ascii_is_decimal is ~10x
+        # faster; only the rest (signs, missing and bad values) go through _INTEGER_RE.
+        ok = mask(pc.ascii_is_decimal(t))
+        signed = np.zeros(len(t), bool)
+        rest = np.flatnonzero(~ok)
+        if len(rest):
+            sub = t.take(pa.array(rest))
+            ok[rest] = _match(sub, _INTEGER_RE)
+            signed[rest] = _match(sub, r"^[+-]")
+        # What passes is ASCII, so bytes are characters. Up to 18 digits always fit in an
+        # int64; longer integers are valid but not compared (see the module's note).
+        digits = pc.binary_length(t).to_numpy(zero_copy_only=False) - signed
+        castable = ok & (digits <= 18)
+        typed = pc.cast(pc.if_else(pa.array(castable & present), _unplussed(t, signed), "0"),
+                        pa.int64())
         return _done(missing, present & ~ok, typed, castable)
     if kind == "number":
         t = _numeric_text(spec, s)
@@ -212,7 +224,7 @@ def parse_column(spec: FieldSpec, s: pa.Array, missing: np.ndarray | None = None
         return _done(missing, present & ~ok, pa.array(yes), ok)
     if kind == "year":
         ok = _match(s, r"^[+-]?\d{4}$")
-        typed = pc.cast(pc.if_else(pa.array(ok & present), s, "0"), pa.int64())
+        typed = pc.cast(pc.if_else(pa.array(ok & present), _unplussed(s, ok), "0"), pa.int64())
         return _done(missing, present & ~ok, typed, ok)
     if kind == "yearmonth":
         ok = _match(s, r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -221,8 +233,11 @@ def parse_column(spec: FieldSpec, s: pa.Array, missing: np.ndarray | None = None
         ok = _match(s, _DURATION_RE) & mask(pc.not_equal(s, "P")) & mask(pc.not_equal(s, "PT"))
         return _done(missing, present & ~ok, s, ok)
     if kind == "date":
-        formats = _ANY_DATE_FORMATS if spec.format == "any" else (spec.format or "%Y-%m-%d",)
-        typed, ok = _parse_formats(s, formats, iso=spec.format is None)
+        if spec.format is None:
+            typed, ok = _iso_dates(s)
+        else:
+            formats = _ANY_DATE_FORMATS if spec.format == "any" else (spec.format,)
+            typed, ok = _parse_formats(s, formats)
         return _done(missing, present & ~ok, typed, ok)
     if kind == "datetime":
         key = None
@@ -253,6 +268,66 @@ def _done(missing: np.ndarray, bad: np.ndarray, typed: pa.Array, ok: np.ndarray,
     if key is not None:
         key = np.where(ok & ~missing & ~bad, key, np.uint64(0)).astype(np.uint64)
     return Parsed(missing=missing, bad=bad, typed=pc.if_else(keep, typed, null), key=key)
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int32)
+_NO_DATE = np.frombuffer(b"0000-00-00", np.uint8)
+
+
+def _iso_dates(s: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """ISO dates (``YYYY-MM-DD``, real calendar days) as timestamps, without regex or strptime.
+
+    Exactly what the ``%Y-%m-%d`` strptime path with its shape check accepted (ten ASCII bytes:
+    digits and two dashes, a month 1-12 and a day that exists in that month of that year), and
+    the same values (seconds at midnight), computed with numpy on the bytes: the ten-byte
+    values lie end to end in Arrow's data buffer, one row of a ``(n, 10)`` matrix each.
+    """
+    n = len(s)
+    s = s.cast(pa.string()) if not pa.types.is_string(s.type) else s
+    offsets = np.frombuffer(s.buffers()[1], np.int32)[s.offset: s.offset + n + 1]
+    ten = np.diff(offsets) == 10
+    ok = np.zeros(n, bool)
+    seconds = np.zeros(n, np.int64)
+    rows = np.flatnonzero(ten)
+    if len(rows):
+        sub = s if len(rows) == n else s.filter(pa.array(ten))
+        sub_offsets = np.frombuffer(sub.buffers()[1], np.int32)[sub.offset: sub.offset + len(rows) + 1]
+        start = int(sub_offsets[0])
+        m = np.frombuffer(sub.buffers()[2], np.uint8)[start: start + 10 * len(rows)].reshape(-1, 10)
+        d = m - _NO_DATE  # digits become 0-9, the dashes 0; anything else wraps past 9
+        good = (d <= 9).all(axis=1) & (m[:, 4] == 0x2D) & (m[:, 7] == 0x2D)
+        x = d.astype(np.int32)
+        year = x[:, 0] * 1000 + x[:, 1] * 100 + x[:, 2] * 10 + x[:, 3]
+        month = x[:, 5] * 10 + x[:, 6]
+        day = x[:, 8] * 10 + x[:, 9]
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        good &= (month >= 1) & (month <= 12)
+        last = _MONTH_DAYS[np.where(good, month, 0)] + (leap & (month == 2))
+        good &= (day >= 1) & (day <= last)
+        ok[rows] = good
+        seconds[rows] = _days_from_civil(year.astype(np.int64), month, day) * 86_400
+    return pa.array(seconds, pa.int64()).cast(pa.timestamp("s")), ok
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    y = year - (month <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
+
+
+def _unplussed(t: pa.Array, candidates: np.ndarray) -> pa.Array:
+    """``t`` without the leading ``+`` of values among ``candidates`` (Arrow's integer cast
+    refuses ``+5``, which Table Schema's integers allow)."""
+    if not candidates.any():
+        return t
+    plus = mask(pc.starts_with(t, "+")) & candidates
+    if not plus.any():
+        return t
+    return pc.if_else(pa.array(plus), pc.utf8_slice_codeunits(t, 1), t)
 
 
 def _numeric_text(spec: FieldSpec, s: pa.Array) -> pa.Array:
@@ -294,12 +369,12 @@ def _strptime(s: pa.Array, fmt: str, where: np.ndarray | None = None) -> tuple[p
     return typed, ok
 
 
-def _parse_formats(s: pa.Array, formats: tuple[str, ...], iso: bool = False):
+def _parse_formats(s: pa.Array, formats: tuple[str, ...]):
     """Try each format in turn on what is still unparsed; strict full match, real calendar days."""
     typed: pa.Array | None = None
     ok = np.zeros(len(s), bool)
     for fmt in formats:
-        pattern = r"^\d{4}-\d{2}-(?P<day>\d{2})$" if iso else format_regex(fmt)
+        pattern = format_regex(fmt)
         shape_ok = _match(s, pattern) if pattern else np.ones(len(s), bool)
         todo = shape_ok & ~ok
         if not todo.any():

@@ -21,7 +21,7 @@ Two kinds of checks exist:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -256,6 +256,16 @@ class TableCheck(Check):
 
     def chunk(self, table: TableContext, chunk: Chunk) -> None:  # pragma: no cover - abstract
         pass
+
+    def prepare(self, table: TableContext, chunk: Chunk) -> Iterable[Callable[[], object]]:
+        """Steps that derive what :meth:`chunk` will need (parsed fields, hashes), run ahead.
+
+        The scan reads the next chunk in a second thread and runs these steps there while the
+        checks work on the current one, so both cores are busy. A step may only fill the
+        chunk's caches (:meth:`Chunk.parsed`, :meth:`Chunk.memo`); it may run or not (the read
+        stops preparing when the checks are waiting), so :meth:`chunk` never relies on it.
+        """
+        return ()
 
     def finish(self, table: TableContext) -> CheckResult | None:
         return self.result(self._findings, found=self.describe(self._findings, table))

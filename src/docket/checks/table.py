@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from docket.checks._hashes import DuplicateTracker, combine, hash_strings, hash_values
+from docket.checks._hashes import DuplicateTracker, combine, hash_rows, hash_strings, hash_values
 from docket.checks._scan import Chunk, TableContext
-from docket.checks._types import FieldSpec, mask
+from docket.checks._types import FieldSpec, mask, parse_column
 from docket.checks.base import CheckResult, Findings, TableCheck
 from docket.checks.registry import register
 
@@ -444,6 +444,9 @@ class _FieldCheck(TableCheck, ABC):
         super().start(table)
         self._fields = [(i, s, c) for i, s, c in table.mapped_fields() if self.applies(s)]
 
+    def prepare(self, table: TableContext, chunk: Chunk):
+        return [lambda i=index: chunk.parsed(i) for index, _, _ in self._fields]
+
     def chunk(self, table: TableContext, chunk: Chunk) -> None:
         for index, spec, col in self._fields:
             bad = self.failing(table, chunk, index, spec)
@@ -684,6 +687,26 @@ class MissingValues(_FieldCheck):
     def start(self, table):
         super().start(table)
         self._declared: dict[str, int] = {}
+        self._codes = {index: self._codes_for(spec) for index, spec, _ in self._fields}
+
+    @staticmethod
+    def _codes_for(spec: FieldSpec) -> tuple[pa.Array, bool]:
+        """The undeclared codes to look for, and whether they can stand in any cell.
+
+        In a typed field a code that is a value of the type (``-999`` for an integer, ``-``
+        declared among a boolean's trueValues) is data, not a code; the others (``NA`` is no
+        integer) can only stand where the value failed its type: only those cells are looked at.
+        """
+        codes = [c for c in COMMON_MISSING_CODES if c not in spec.missing_values]
+        if spec.type == "number":
+            codes = [c for c in codes if c not in ("NaN", "nan", "-999", "-9999")]
+        if spec.type == "integer":
+            codes = [c for c in codes if c not in ("-999", "-9999")]
+        if spec.type in ("string", "any") or not spec.parsable or not codes:
+            return pa.array(codes, pa.string()), True
+        parsed = parse_column(spec, pa.array(codes, pa.string()), missing=np.zeros(len(codes), bool))
+        return pa.array([c for c, good in zip(codes, parsed.good, strict=True) if not good],
+                        pa.string()), False
 
     def failing(self, table, chunk, index, spec):
         p = chunk.parsed(index)
@@ -691,13 +714,15 @@ class MissingValues(_FieldCheck):
         if n_missing:
             label = spec.name
             self._declared[label] = self._declared.get(label, 0) + n_missing
-        codes = [c for c in COMMON_MISSING_CODES if c not in spec.missing_values]
-        if spec.type == "number":
-            codes = [c for c in codes if c not in ("NaN", "nan", "-999", "-9999")]
-        if spec.type == "integer":
-            codes = [c for c in codes if c not in ("-999", "-9999")]
+        codes, anywhere = self._codes[index]
         raw = chunk.columns[table.field_columns[index]]
-        return ~p.missing & mask(pc.is_in(raw, value_set=pa.array(codes, pa.string())))
+        if anywhere:
+            return ~p.missing & mask(pc.is_in(raw, value_set=codes))
+        bad = np.flatnonzero(p.bad)
+        out = np.zeros(len(chunk), bool)
+        if len(bad) and len(codes):
+            out[bad] = mask(pc.is_in(raw.take(pa.array(bad)), value_set=codes))
+        return out
 
     def note(self, spec):
         return f"not in missingValues {spec.missing_values}"
@@ -713,11 +738,17 @@ class MissingValues(_FieldCheck):
 
 
 def _key_hashes(chunk: Chunk, table: TableContext, indexes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes, chunk positions) of rows whose key fields all have a value.
+    """(hashes, chunk positions) of rows whose key fields all have a value (computed once per
+    chunk: a field both ``unique`` and the primary key is hashed once).
 
     Well-typed values hash by their typed value (so ``1`` and ``01`` are the same integer);
     values that fail their type hash by their text.
     """
+    return chunk.memo(("key", tuple(indexes)), lambda: _compute_key_hashes(chunk, table, indexes))
+
+
+def _compute_key_hashes(chunk: Chunk, table: TableContext, indexes: list[int]
+                        ) -> tuple[np.ndarray, np.ndarray]:
     keep = np.ones(len(chunk), bool)
     hashes: np.ndarray | None = None
     for index in indexes:
@@ -772,6 +803,9 @@ class Unique(_RepeatCheck):
             if spec.constraints.get("unique") and spec.parsable
         }
 
+    def prepare(self, table, chunk):
+        return [lambda i=i: _key_hashes(chunk, table, [i]) for i in self._trackers]
+
     def chunk(self, table, chunk):
         for i, tracker in self._trackers.items():
             h, idx = _key_hashes(chunk, table, [i])
@@ -805,6 +839,8 @@ class PrimaryKey(_RepeatCheck):
         self._complete = len(self._indexes) == len(table.primary_key) and bool(self._indexes)
         self._tracker = DuplicateTracker(table.spill_dir, table.spill_rows, "pk")
 
+    def prepare(self, table, chunk):
+        return [lambda: _key_hashes(chunk, table, self._indexes)] if self._complete else []
 
     def chunk(self, table, chunk):
         if self._complete:
@@ -842,11 +878,16 @@ class DuplicateRow(_RepeatCheck):
         super().start(table)
         self._tracker = DuplicateTracker(table.spill_dir, table.spill_rows, "rows")
 
+    def prepare(self, table, chunk):
+        return [lambda: self._hashes(chunk)]
+
+    @staticmethod
+    def _hashes(chunk: Chunk) -> np.ndarray:
+        # entirely empty rows never get here (the scan sets them aside for table.blank-row)
+        return chunk.memo("rows", lambda: hash_rows(chunk.columns))
+
     def chunk(self, table, chunk):
-        joined = pc.binary_join_element_wise(*chunk.columns, "\x1f") if len(chunk.columns) > 1 \
-            else chunk.columns[0]
-        nonblank = np.flatnonzero(mask(pc.greater(pc.binary_length(joined), len(chunk.columns) - 1)))
-        self._tracker.add(hash_strings(joined.take(pa.array(nonblank))), chunk.rows[nonblank])
+        self._tracker.add(self._hashes(chunk), chunk.rows)
 
     def finish(self, table):
         self._report(table, self._tracker, None, None)

@@ -1,0 +1,194 @@
+"""The faster paths of the table checks decide exactly as the paths they replaced.
+
+The check was made faster (issue 11) by a second thread that reads ahead, ISO dates read from
+their bytes with numpy instead of a regular expression and ``strptime``, plain integers tested
+without a regular expression, undeclared missing-value codes looked for only where a value failed
+its type, text hashed by polars, and the second read that fills in repeated values limited to the
+columns it needs. Each test here would fail if a fast path accepted, refused or numbered
+differently from the reference it stands in for.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docket.checks import _types as types
+from docket.checks import check_table
+from docket.checks._scan import read_ahead
+
+# -- ISO dates ------------------------------------------------------------------------------------
+
+
+def _reference_dates(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The previous ISO date path: a strict shape check, strptime, and no rolled-over days."""
+    arr = pa.array(values, pa.string())
+    typed, ok = types._parse_formats(arr, ("%Y-%m-%d",))
+    ok &= types._match(arr, r"^\d{4}-\d{2}-(?P<day>\d{2})$")
+    seconds = np.asarray(typed.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
+    return ok, seconds
+
+
+DATE_PARTS = st.tuples(
+    st.sampled_from(["2021", "2020", "2000", "1900", "2100", "1600", "0000", "9999", "20x1", " 202"]),
+    st.sampled_from(["01", "02", "04", "12", "00", "13", "1", "1 ", "0a", "-1"]),
+    st.sampled_from(["-", "-", "/", ".", ""]),
+    st.sampled_from(["01", "28", "29", "30", "31", "00", "32", "1", " 3", "+1", "٣"]),
+    st.sampled_from(["", "", "Z", " ", "T00:00"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(DATE_PARTS, min_size=1, max_size=40), st.integers(0, 5))
+def test_iso_dates_from_bytes_agree_with_strptime(parts, offset):
+    values = [f"{y}-{m}{sep}{d}{tail}" for y, m, sep, d, tail in parts]
+    arr = pa.array(["pad"] * offset + values, pa.string()).slice(offset)  # a sliced array too
+    typed, ok = types._iso_dates(arr)
+    want_ok, want_seconds = _reference_dates(values)
+    assert ok.tolist() == want_ok.tolist()
+    got = np.asarray(typed.cast(pa.int64()).to_numpy(zero_copy_only=False))
+    assert got[ok].tolist() == want_seconds[ok].tolist()
+
+
+def test_date_fields_follow_the_calendar(tmp_path):
+    """Through ``check_table``: leap years by the Gregorian rules, months' lengths, the shape."""
+    days = ["2020-02-29", "2000-02-29", "1900-02-29", "2100-02-29", "2021-04-31", "2021-04-30",
+            "2021-4-01", " 2021-04-01", "2021-04-01Z", "2021/04/01", "0000-01-01", "2021-12-31",
+            "2021-13-01", "2021-00-10", ""]
+    path = tmp_path / "days.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["day"])
+        writer.writerows([d] for d in days)
+    report = check_table(path, {"fields": [{"name": "day", "type": "date"}]})
+    bad = [loc["value"] for loc in report.get("table.type").locations]
+    assert bad == ["1900-02-29", "2100-02-29", "2021-04-31", "2021-4-01", " 2021-04-01",
+                   "2021-04-01Z", "2021/04/01", "2021-13-01", "2021-00-10"]
+
+
+# -- integers and missing-value codes --------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789+-. x٣", max_size=22), min_size=1, max_size=50))
+def test_integers_are_the_values_the_integer_pattern_accepts(values):
+    spec = types.FieldSpec.from_descriptor({"name": "n", "type": "integer"}, [""])
+    parsed = types.parse_column(spec, pa.array(values, pa.string()))
+    accepted = types._match(pa.array(values, pa.string()), types._INTEGER_RE)
+    assert (parsed.good | parsed.missing).tolist() == (accepted | (np.array(values) == "")).tolist()
+
+
+def test_signed_and_very_long_integers_are_integers(tmp_path):
+    """``+5`` is an integer (Arrow's cast refuses it: the check used to stop on it), and so is a
+    19-digit value past int64 (it used to overflow the cast); neither is compared with bounds."""
+    path = tmp_path / "ints.csv"
+    path.write_text("n,y\n+5,+2021\n-7,-0044\n9999999999999999999,2021\n+x,+21\n")
+    schema = {"fields": [{"name": "n", "type": "integer", "constraints": {"minimum": 0}},
+                         {"name": "y", "type": "year"}]}
+    report = check_table(path, schema)
+    assert [(loc["row"], loc["value"]) for loc in report.get("table.type").locations] == [
+        (4, "+x"), (4, "+21")]
+    assert [(loc["row"], loc["value"]) for loc in report.get("table.minimum").locations] == [
+        (2, "-7")]
+
+
+def test_missing_value_codes_are_found_in_typed_and_text_fields(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("n,x,flag,t\n1,1.5,true,a\nNA,nan,-,NA\n-999,-999,false,n/a\n3,N/A,+,b\n")
+    schema = {"fields": [
+        {"name": "n", "type": "integer"},
+        {"name": "x", "type": "number"},
+        # "-" is a value of this field, not a missing-value code
+        {"name": "flag", "type": "boolean", "trueValues": ["true", "+", "-"]},
+        {"name": "t", "type": "string"},
+    ]}
+    report = check_table(path, schema)
+    found = [(loc["row"], loc["column"], loc["value"])
+             for loc in report.get("table.missing-values").locations]
+    # -999 is a valid integer and number, nan a valid number: neither is flagged
+    assert found == [(2, "n", "NA"), (2, "t", "NA"), (3, "t", "n/a"), (4, "x", "N/A")]
+
+
+# -- repeats, and the values filled in by the second read --------------------------------------------
+
+
+def test_repeated_keys_and_rows_are_named_with_their_values(tmp_path):
+    path = tmp_path / "repeats.csv"
+    rows = [f"{i},ST{i % 7:04d},2021-01-0{1 + i % 9},{i / 4}" for i in range(1, 3001)]
+    rows[1500] = rows[10]  # a duplicate row: same id too
+    rows[2000] = "1700," + rows[2000].split(",", 1)[1]  # a repeated key, the rest different
+    path.write_text("id,station,day,x\n" + "\n".join(rows) + "\n")
+    schema = {"fields": [{"name": "id", "type": "integer"}, {"name": "station"},
+                         {"name": "day", "type": "date"}, {"name": "x", "type": "number"}],
+              "primaryKey": "id"}
+    for block in (256, 1 << 20):
+        report = check_table(path, schema, block_size=block, spill_rows=100)
+        pk = [(loc["row"], loc["value"], loc["note"]) for loc in report.get("table.primary-key").locations]
+        assert pk == [(1501, "11", "same as row 11"), (2001, "1700", "same as row 1700")]
+        dup = [(loc["row"], loc["value"]) for loc in report.get("table.duplicate-row").locations]
+        assert dup == [(1501, rows[10])]
+
+
+# -- the read-ahead thread --------------------------------------------------------------------------
+
+
+class _Chunks:
+    """An iterator of numbers that fails after ``fail_after`` of them, like a CSV read can."""
+
+    def __init__(self, count: int, fail_after: int | None = None) -> None:
+        self.count, self.fail_after = count, fail_after
+        self.closed = False
+        self.threads: set[str] = set()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.threads.add(threading.current_thread().name)
+        if self.fail_after is not None and self.count == self.fail_after:
+            raise ValueError("row 7 cannot be read")
+        if self.count == 0:
+            raise StopIteration
+        self.count -= 1
+        return self.count
+
+    def close(self):
+        self.closed = True
+
+
+def test_read_ahead_keeps_order_and_raises_where_the_read_failed():
+    source = _Chunks(5, fail_after=2)
+    got = []
+    with pytest.raises(ValueError, match="row 7"):
+        for item in read_ahead(source, lambda chunk: []):
+            got.append(item)
+    assert got == [4, 3, 2]  # every chunk read before the failure, in order, then the error
+    assert source.threads == {"docket-read-ahead"} and source.closed
+
+
+def test_read_ahead_stops_its_thread_when_the_caller_stops_early():
+    before = threading.active_count()
+    source = _Chunks(10_000)
+    for item in read_ahead(source, lambda chunk: []):
+        if item < 9_990:
+            break
+    assert threading.active_count() == before and source.closed
+
+
+def test_read_ahead_steps_are_optional_and_a_failing_step_is_left_to_the_check():
+    prepared: list[int] = []
+
+    def steps(chunk):
+        def fail():
+            raise RuntimeError("the check will compute this itself")
+        return [lambda: prepared.append(chunk), fail, lambda: prepared.append(-chunk)]
+
+    got = list(read_ahead(_Chunks(50), steps))
+    assert got == list(range(49, -1, -1))
+    assert set(prepared) <= set(got)  # never a step after the failing one
