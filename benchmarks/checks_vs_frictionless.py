@@ -68,8 +68,17 @@ KINDS = ("table.type", "table.minimum", "table.maximum", "table.enum", "table.pa
          "table.required", "table.primary-key", "table.foreign-key")
 
 
-def make_frame(rows: int, start: int = 0, seed: int = 5) -> tuple[pd.DataFrame, dict]:
-    """A block of clean rows plus seeded errors; returns the frame and {kind: {(row, column)}}."""
+#: Kinds of seeded error, each given to the same number of rows (a row gets at most one).
+SEEDED_KINDS = 10
+
+
+def make_frame(rows: int, start: int = 0, seed: int = 5, error_rate: float | None = None,
+               errors: bool = True) -> tuple[pd.DataFrame, dict]:
+    """A block of clean rows plus seeded errors; returns the frame and {kind: {(row, column)}}.
+
+    By default 1 row in 10,000 gets each kind of error (0.1% of rows in error); ``error_rate``
+    sets the fraction of rows in error instead; ``errors=False`` leaves the rows clean.
+    """
     rng = np.random.default_rng(seed + start)
     ids = np.arange(start + 1, start + rows + 1)
     days = pd.Timestamp("2000-01-01") + pd.to_timedelta(rng.integers(0, 9000, rows), unit="D")
@@ -84,7 +93,10 @@ def make_frame(rows: int, start: int = 0, seed: int = 5) -> tuple[pd.DataFrame, 
         "note": rng.choice(["", "calm", "windy day", "sensor cleaned"], rows),
     })
     seeded: dict[str, set] = {k: set() for k in KINDS}
-    per_kind = max(1, rows // 10_000)
+    if not errors:
+        return df, seeded
+    per_kind = max(1, rows // 10_000) if error_rate is None else max(
+        1, round(rows * error_rate / SEEDED_KINDS))
     used: set[int] = set()
 
     def pick(n: int) -> np.ndarray:
@@ -202,7 +214,54 @@ def run_frictionless(exe: str, path: Path, schema_path: Path | None) -> tuple[fl
     return elapsed, found, dict(other)
 
 
-def big_rss(gib: float, tmp: Path, schema_path: Path, fk: bool) -> None:
+def pyarrow_read(path: Path) -> float:
+    """Seconds for pyarrow to read ``path`` into the schema's types and nothing else (threads on,
+    as pyarrow reads by default: the physical limit of this machine for parsing that CSV)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    types = {"integer": pa.int64(), "number": pa.float64(), "date": pa.date32(),
+             "boolean": pa.bool_(), "string": pa.string()}
+    convert = pacsv.ConvertOptions(
+        column_types={f["name"]: types[f["type"]] for f in SCHEMA["fields"]},
+        true_values=["true"], false_values=["false"], strings_can_be_null=False,
+    )
+    t0 = time.perf_counter()
+    table = pacsv.read_csv(path, convert_options=convert)
+    elapsed = time.perf_counter() - t0
+    assert table.num_rows > 0
+    return elapsed
+
+
+def against_pyarrow(rows: int, tmp: Path, fk: bool) -> None:
+    """docket's whole check against pyarrow's typed read of the same file (target: <= 2.5x).
+
+    pyarrow stops at the first value that is not of its column's type, so both read a copy of
+    the rows without the seeded errors (the same generator, the same size); docket checks it as
+    in the main run (the package with its foreign key, or the file with its schema).
+    """
+    clean_dir = tmp / "clean"
+    clean_dir.mkdir()
+    path = clean_dir / "data.csv"
+    make_frame(rows, errors=False)[0].to_csv(path, index=False)
+    schema_path = clean_dir / "schema.json"
+    schema_path.write_text(json.dumps(SCHEMA))
+    subject, schema_arg = (write_package(clean_dir, path), None) if fk else (path, schema_path)
+    pyarrow_read(path)  # once to warm the page cache and pyarrow's kernels, as docket's run was
+    ratios = []
+    for _ in range(3):
+        p_time = pyarrow_read(path)
+        d_time, found = run_docket(subject, schema_arg)
+        assert not any(found.values()), "docket found errors in the clean copy"
+        ratios.append(d_time / p_time)
+        print(f"clean copy: docket {d_time:.2f} s, pyarrow typed read {p_time:.2f} s: "
+              f"{d_time / p_time:.1f}x")
+    ratio = sorted(ratios)[1]
+    print(f"docket / pyarrow (median of 3): {ratio:.1f}x (target <= 2.5x: "
+          f"{'met' if ratio <= 2.5 else 'NOT met'})")
+
+
+def big_rss(gib: float, tmp: Path, schema_path: Path, fk: bool, error_rate: float | None) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -210,7 +269,7 @@ def big_rss(gib: float, tmp: Path, schema_path: Path, fk: bool) -> None:
     target = int(gib * (1 << 30))
     t0 = time.perf_counter()
     block = 500_000
-    df, _ = make_frame(block)  # one block of rows with seeded errors, written with new ids
+    df, _ = make_frame(block, error_rate=error_rate)  # one block with errors, written with new ids
     table = pa.Table.from_pandas(df, preserve_index=False)
     start = 0
     with pa.OSFile(str(path), "wb") as sink:
@@ -247,7 +306,9 @@ def big_rss(gib: float, tmp: Path, schema_path: Path, fk: bool) -> None:
     base = subprocess.run(
         [sys.executable, "-c", hwm + "import docket.checks\ndocket.checks.all_checks()\nprint(hwm())"],
         capture_output=True, text=True, check=True)
-    print(f"docket on {size / (1 << 30):.2f} GiB{' with the foreign key' if fk else ''}: "
+    rate = f"{error_rate:.1%}" if error_rate is not None else "0.1%"
+    print(f"docket on {size / (1 << 30):.2f} GiB{' with the foreign key' if fk else ''}, "
+          f"{rate} of rows in error: "
           f"{figures['seconds']:.1f} s, "
           f"{figures['rows']:,} rows, {figures['errors']:,} errors, peak RSS "
           f"{figures['peak_rss_mb']:.0f} MB (of which imports alone: {float(base.stdout):.0f} MB); "
@@ -263,6 +324,10 @@ def main() -> int:
     parser.add_argument("--skip-frictionless", action="store_true")
     parser.add_argument("--no-fk", action="store_true",
                         help="check the single file with its schema, without the foreign key")
+    parser.add_argument("--error-rate", type=float, default=None,
+                        help="fraction of the big file's rows in error (e.g. 0.05; default 0.001)")
+    parser.add_argument("--skip-pyarrow", action="store_true",
+                        help="do not measure docket against pyarrow's typed read")
     args = parser.parse_args()
     fk = not args.no_fk
     target = 30 if fk else 10
@@ -303,8 +368,10 @@ def main() -> int:
             if other:
                 print(f"frictionless also reported: {other}")
             print(f"same errors found: {same and not other}")
+        if not args.skip_pyarrow:
+            against_pyarrow(args.rows, tmp, fk)
         if args.big_gib:
-            big_rss(args.big_gib, tmp, schema_path, fk)
+            big_rss(args.big_gib, tmp, schema_path, fk, args.error_rate)
     return 0
 
 
