@@ -3,8 +3,8 @@
 The check was made faster (issue 11) by a second thread that reads ahead, ISO dates read from
 their bytes with numpy instead of a regular expression and ``strptime``, plain integers tested
 without a regular expression, undeclared missing-value codes looked for only where a value failed
-its type, text hashed by polars, and the second read that fills in repeated values limited to the
-columns it needs. Each test here would fail if a fast path accepted, refused or numbered
+its type, repetitive text hashed once per distinct value, rows hashed from their fields' typed
+hashes, and the second read that fills in repeated values limited to the columns it needs. Each test here would fail if a fast path accepted, refused or numbered
 differently from the reference it stands in for.
 """
 
@@ -133,6 +133,32 @@ def test_repeated_keys_and_rows_are_named_with_their_values(tmp_path):
         assert pk == [(1501, "11", "same as row 11"), (2001, "1700", "same as row 1700")]
         dup = [(loc["row"], loc["value"]) for loc in report.get("table.duplicate-row").locations]
         assert dup == [(1501, rows[10])]
+
+
+def test_duplicate_rows_compare_declared_fields_as_values_and_the_rest_as_text(tmp_path):
+    """With a schema, ``01`` and ``1`` are the same integer, ``true`` and ``1`` the same boolean
+    (frictionless compares parsed rows too); without one, rows compare as text."""
+    path = tmp_path / "rows.csv"
+    path.write_text("n,flag,day,note\n1,true,2021-01-01,a\n01,1,2021-01-01,a\n1,true,2021-01-01,b\n"
+                    "x,true,2021-01-01,a\nx,true,2021-01-01,a\n,NA,,a\n,,,a\n")
+    schema = {"fields": [{"name": "n", "type": "integer"}, {"name": "flag", "type": "boolean"},
+                         {"name": "day", "type": "date"}, {"name": "note", "type": "string"}],
+              "missingValues": ["", "NA"]}
+    typed = check_table(path, schema).get("table.duplicate-row")
+    assert [(loc["row"], loc["note"]) for loc in typed.locations] == [
+        (2, "same as row 1"), (5, "same as row 4"), (7, "same as row 6")]
+    assert typed.locations[0]["value"] == "01,1,2021-01-01,a"
+    text = check_table(path).get("table.duplicate-row")
+    assert [(loc["row"], loc["note"]) for loc in text.locations] == [(5, "same as row 4")]
+
+
+def test_long_integer_keys_are_told_apart(tmp_path):
+    """Integers too long to compare as numbers are keys by their text, not all one value."""
+    path = tmp_path / "long.csv"
+    path.write_text("id\n12345678901234567890\n12345678901234567891\n12345678901234567890\n")
+    report = check_table(path, {"fields": [{"name": "id", "type": "integer"}], "primaryKey": "id"})
+    assert [(loc["row"], loc["note"]) for loc in report.get("table.primary-key").locations] == [
+        (3, "same as row 1")]
 
 
 # -- the read-ahead thread --------------------------------------------------------------------------

@@ -4,27 +4,30 @@ Uniqueness, primary keys and duplicate rows need to remember every value seen so
 values would cost as much memory as the file; docket keeps one 64-bit hash and one row number per
 value (16 bytes). Past ``spill_rows`` entries the tracker writes them to 64 bucket files chosen by
 the top bits of the hash, and at the end reads one bucket at a time, so memory stays at
-``spill_rows`` entries plus one bucket whatever the file size. Text is hashed by polars and
-typed values with numpy, both on Arrow's buffers (no Python object per value). Two different values share a
+``spill_rows`` entries plus one bucket whatever the file size. Hashes are computed with numpy on
+Arrow's buffers (no pandas, no Python string per value). Two different values share a
 64-bit hash with probability about n²/2⁶⁵ (1 in 50,000 for 20 million values), which is the
 price of streaming; the report documents it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _ENTRY = np.dtype([("h", "<u8"), ("r", "<i8")])
 _BUCKET_BITS = 6
+_SLICE = 16384
+_LONG = 256
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _C1 = np.uint64(0xFF51AFD7ED558CCD)
 _C2 = np.uint64(0xC4CEB9FE1A85EC53)
 _SEED = np.uint64(0x27D4EB2F165667C5)
-_POLARS_SEED = 0x27D4EB2F
 
 
 def _fmix(h: np.ndarray) -> np.ndarray:
@@ -37,27 +40,65 @@ def _fmix(h: np.ndarray) -> np.ndarray:
         return h ^ (h >> np.uint64(33))
 
 
-def hash_strings(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """64-bit hash of each string (a new, writable array), by polars on Arrow's buffers.
+def hash_strings(arr: pa.Array) -> np.ndarray:
+    """64-bit hash of each string, computed on Arrow's buffers with numpy, 8 bytes at a time.
 
-    Hashing text is the largest cost of the repeat checks (every value of a key, and every row
-    for duplicate rows): polars' hash runs in native code, several times faster than any numpy
-    formulation (a numpy loop over 8-byte words took 0.09 s per million short values, polars
-    0.015 s). Its values are stable within one polars version, which is all docket needs: hashes
-    are only compared within one run (spilled buckets are temporary files of that run). polars
-    is imported here, on first use, so commands that never hash text do not pay its import.
+    The loop runs over 8-byte word positions (a handful for ordinary values), each step
+    vectorised over all strings still that long; values longer than :data:`_LONG` bytes (rare)
+    are hashed one by one with BLAKE2b. No Python string objects are created for the rest.
     """
-    import polars as pl
+    arr = arr.cast(pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
+    out = np.empty(len(arr), np.uint64)
+    for start in range(0, len(arr), _SLICE):
+        part = arr.slice(start, _SLICE)
+        out[start : start + len(part)] = _hash_slice(part)
+    return out
 
-    return pl.from_arrow(arr).hash(seed=_POLARS_SEED).to_numpy().copy()
+
+def _hash_slice(arr: pa.Array) -> np.ndarray:
+    n = len(arr)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], np.int64)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None and bufs[2].size else (
+        np.zeros(1, np.uint8))
+    starts = offsets[:-1]
+    lengths = offsets[1:] - starts
+    with np.errstate(over="ignore"):
+        h = _fmix(lengths.astype(np.uint64) * _C1 + _SEED)
+    long = lengths > _LONG
+    short_max = int(lengths[~long].max()) if (~long).any() else 0
+    lane = np.arange(8, dtype=np.int64)
+    last = len(data) - 1
+    for k in range(0, short_max, 8):
+        active = np.flatnonzero((lengths > k) & ~long)
+        pos = starts[active, None] + k + lane
+        inside = (k + lane) < lengths[active, None]
+        chunk = np.where(inside, data[np.minimum(pos, last)], 0).astype(np.uint8)
+        word = np.ascontiguousarray(chunk).view("<u8").ravel()
+        with np.errstate(over="ignore"):
+            h[active] = _fmix((h[active] ^ word) * _C2 + np.uint64(k + 1))
+    for i in np.flatnonzero(long):
+        digest = hashlib.blake2b(data[starts[i] : starts[i] + lengths[i]].tobytes(), digest_size=8)
+        h[i] = np.frombuffer(digest.digest(), "<u8")[0]
+    return h
 
 
-def hash_rows(columns: list[pa.Array]) -> np.ndarray:
-    """64-bit hash of each row of text columns taken together (column order matters)."""
-    import polars as pl
+def hash_text(arr: pa.Array, many_distinct: set | None = None, key: object = None) -> np.ndarray:
+    """:func:`hash_strings` of a text column, through its dictionary when values repeat.
 
-    frame = pl.from_arrow(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]))
-    return frame.hash_rows(seed=_POLARS_SEED).to_numpy().copy()
+    Most text columns of data files repeat a few values (station codes, categories, flags):
+    Arrow's ``dictionary_encode`` (a C++ hash table) finds the distinct values, only those are
+    hashed, and each row takes its value's hash: several times faster than hashing every row.
+    A column whose values hardly repeat (its ``key`` goes into ``many_distinct``) is hashed row
+    by row from then on. Both ways give every string the same hash.
+    """
+    if (many_distinct is not None and key in many_distinct) or arr.null_count or len(arr) < 64:
+        return hash_strings(arr)
+    encoded = pc.dictionary_encode(arr)
+    distinct = len(encoded.dictionary)
+    if many_distinct is not None and distinct * 2 > len(arr):
+        many_distinct.add(key)
+    return hash_strings(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def hash_values(arr: pa.Array) -> np.ndarray:
@@ -67,6 +108,8 @@ def hash_values(arr: pa.Array) -> np.ndarray:
         return hash_strings(arr)
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         arr = arr.cast(pa.int64()) if not pa.types.is_date32(t) else arr.cast(pa.int32())
+    elif pa.types.is_boolean(t):  # fill_null(0) below needs a number type
+        arr = arr.cast(pa.int8())
     values = arr.fill_null(0).to_numpy(zero_copy_only=False)
     if values.dtype.kind == "f":
         values = values.astype(np.float64) + 0.0  # -0.0 and 0.0 are the same number

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from docket.checks._hashes import hash_text
 from docket.checks._types import FieldSpec, Parsed, mask, parse_column
 from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, Findings, TableCheck, clip
 from docket.checks.dialect import (
@@ -129,6 +130,8 @@ class TableContext:
     block_size: int = DEFAULT_BLOCK_SIZE
     #: Why no data could be read at all (empty file, no header); None when rows were read.
     unreadable: str | None = None
+    #: Physical columns whose text hardly repeats: hashed row by row, not through a dictionary.
+    many_distinct: set[int] = field(default_factory=set)
 
     @property
     def has_schema(self) -> bool:
@@ -203,6 +206,11 @@ class Chunk:
             self._memo[key] = compute()
         return self._memo[key]
 
+    def text_hashes(self, col: int) -> np.ndarray:
+        """64-bit hashes of the text of physical column ``col`` (shared: do not modify)."""
+        return self.memo(("text", col), lambda: hash_text(
+            self.columns[col], self.table.many_distinct, col))
+
     def values(self, col: int, idx: np.ndarray) -> list[Any]:
         """Text of column ``col`` at chunk positions ``idx`` (only for the few kept locations)."""
         return self.columns[col].take(pa.array(np.asarray(idx, np.int64))).to_pylist()
@@ -255,7 +263,7 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
                     carry = _check_utf8(out, carry + block, offset - len(carry), block, offset, lines_before)
                 else:
                     _check_codec(out, decoder, block, offset, lines_before)
-            _count_quotes(out, block, lines_before)
+            out.quotes += block.count(b'"')
             lines_before += lf
             offset += len(block)
     if utf8 and carry and out.invalid_count_exact:
@@ -263,6 +271,8 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
     if prev_cr and out.first_cr_line is None:  # the file ends in a bare \r
         out.first_cr_line = out.lf + out.cr - out.crlf
     out.size = offset
+    if out.quotes % 2:  # a quote is never closed: find where, in a second read (rare)
+        _locate_unbalanced_quote(path, out)
     out.encoding_valid = out.invalid.count == 0
     out.encoding = expected if out.encoding_valid else "latin-1"
     return out
@@ -303,6 +313,19 @@ def _first_line_ends(out: Prepass, block: bytes, prev_cr: bool, ends_before: int
         m = _BARE_CR.search(block, 0, len(block) - 1 if block.endswith(b"\r") else len(block))
         if m is not None:
             out.first_cr_line = line_at(m.start())
+
+
+def _locate_unbalanced_quote(path: Path, out: Prepass) -> None:
+    """Where a file with an odd number of quotes most likely went wrong: the first line with an
+    odd number of quotes and the last quote that opened a value. Only such files pay for it (a
+    second read): per-line quote parity cost more than the rest of the prepass together."""
+    quotes, lines_before = out.quotes, 0
+    out.quotes = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(_PREPASS_BLOCK):
+            _count_quotes(out, block, lines_before)
+            lines_before += block.count(b"\n")
+    out.quotes = quotes
 
 
 def _count_quotes(out: Prepass, block: bytes, lines_before: int) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from docket.checks._hashes import DuplicateTracker, combine, hash_rows, hash_strings, hash_values
+from docket.checks._hashes import NONE_HASH, DuplicateTracker, combine, hash_strings, hash_values
 from docket.checks._scan import Chunk, TableContext
 from docket.checks._types import FieldSpec, mask, parse_column
 from docket.checks.base import CheckResult, Findings, TableCheck
@@ -739,33 +739,52 @@ class MissingValues(_FieldCheck):
 
 def _key_hashes(chunk: Chunk, table: TableContext, indexes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """(hashes, chunk positions) of rows whose key fields all have a value (computed once per
-    chunk: a field both ``unique`` and the primary key is hashed once).
+    chunk: a field both ``unique`` and the primary key is hashed once)."""
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        keep = np.ones(len(chunk), bool)
+        hashes: np.ndarray | None = None
+        for index in indexes:
+            keep &= ~chunk.parsed(index).missing
+            h = _field_hashes(chunk, table, index)
+            hashes = h if hashes is None else combine(hashes, h)
+        assert hashes is not None
+        idx = np.flatnonzero(keep)
+        return hashes[idx], idx
 
-    Well-typed values hash by their typed value (so ``1`` and ``01`` are the same integer);
-    values that fail their type hash by their text.
+    return chunk.memo(("key", tuple(indexes)), compute)
+
+
+#: Marks a value hashed by its text because it has no typed value (it failed its type).
+_AS_TEXT = np.uint64(0x5BD1E995)
+
+
+def _field_hashes(chunk: Chunk, table: TableContext, index: int) -> np.ndarray:
+    """Each row's value of field ``index`` as a 64-bit hash (once per chunk; do not modify).
+
+    Typed values hash by value, as the type reads them (``1`` and ``01`` are the same
+    integer; ``15:00+03:00`` and ``12:00Z`` the same instant); text fields by their text; values
+    without a typed value (wrong type, integers too long to compare) by their text, marked;
+    every missing value alike (:data:`NONE_HASH`: each missing-value code is the same absence).
     """
-    return chunk.memo(("key", tuple(indexes)), lambda: _compute_key_hashes(chunk, table, indexes))
-
-
-def _compute_key_hashes(chunk: Chunk, table: TableContext, indexes: list[int]
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    keep = np.ones(len(chunk), bool)
-    hashes: np.ndarray | None = None
-    for index in indexes:
+    def compute() -> np.ndarray:
+        spec = table.fields[index]
+        col = table.field_columns[index]
+        assert col is not None
         p = chunk.parsed(index)
-        keep &= ~p.missing
-        h = hash_values(p.typed)
-        if p.key is not None:  # datetimes: zoned or local, digits below the microsecond
-            h = combine(h, p.key)
-        odd = ~p.missing & ~p.good
-        if odd.any():
-            pos = np.flatnonzero(odd)
-            raw = chunk.columns[table.field_columns[index]].take(pa.array(pos))
-            h[pos] = hash_strings(raw) ^ np.uint64(0x5BD1E995)
-        hashes = h if hashes is None else combine(hashes, h)
-    assert hashes is not None
-    idx = np.flatnonzero(keep)
-    return hashes[idx], idx
+        if spec.type in ("string", "any") or not spec.parsable:
+            h = chunk.text_hashes(col).copy()
+        else:
+            h = hash_values(p.typed)
+            if p.key is not None:  # datetimes: zoned or local, digits below the microsecond
+                h = combine(h, p.key)
+            odd = ~p.missing & mask(pc.is_null(p.typed))
+            if odd.any():
+                pos = np.flatnonzero(odd)
+                h[pos] = hash_strings(chunk.columns[col].take(pa.array(pos))) ^ _AS_TEXT
+        h[p.missing] = NONE_HASH
+        return h
+
+    return chunk.memo(("field", index), compute)
 
 
 class _RepeatCheck(TableCheck):
@@ -868,7 +887,10 @@ class PrimaryKey(_RepeatCheck):
 class DuplicateRow(_RepeatCheck):
     id = "table.duplicate-row"
     name = "No duplicate rows"
-    description = "No row repeats an earlier row value for value."
+    description = (
+        "No row repeats an earlier row value for value (a declared field's values compare as "
+        "its type reads them: 1 and 01 are the same integer, as frictionless compares rows)."
+    )
     default_severity = "warn"
     needs_schema = False
     expected = "every row different from every other"
@@ -877,17 +899,23 @@ class DuplicateRow(_RepeatCheck):
     def start(self, table):
         super().start(table)
         self._tracker = DuplicateTracker(table.spill_dir, table.spill_rows, "rows")
+        # a declared field's cells compare as values of its type (as frictionless compares
+        # parsed rows); other columns, and every column without a schema, by their text
+        self._field_of = {col: i for i, spec, col in table.mapped_fields() if spec.parsable}
+
+    def _column_hashes(self, table, chunk, col: int) -> np.ndarray:
+        index = self._field_of.get(col)
+        return chunk.text_hashes(col) if index is None else _field_hashes(chunk, table, index)
 
     def prepare(self, table, chunk):
-        return [lambda: self._hashes(chunk)]
-
-    @staticmethod
-    def _hashes(chunk: Chunk) -> np.ndarray:
-        # entirely empty rows never get here (the scan sets them aside for table.blank-row)
-        return chunk.memo("rows", lambda: hash_rows(chunk.columns))
+        return [lambda c=c: self._column_hashes(table, chunk, c) for c in range(len(chunk.columns))]
 
     def chunk(self, table, chunk):
-        self._tracker.add(self._hashes(chunk), chunk.rows)
+        # entirely empty rows never get here (the scan sets them aside for table.blank-row)
+        hashes = self._column_hashes(table, chunk, 0)
+        for col in range(1, len(chunk.columns)):
+            hashes = combine(hashes, self._column_hashes(table, chunk, col))
+        self._tracker.add(hashes, chunk.rows)
 
     def finish(self, table):
         self._report(table, self._tracker, None, None)
