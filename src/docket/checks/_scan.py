@@ -728,7 +728,9 @@ def _fill_values(table: TableContext, checks, results: list[CheckResult], block_
     targets = np.array(sorted(wanted), np.int64)
     try:
         for chunk in iter_chunks(table, block_size, include=_columns_named(wanted)):
-            hit = np.flatnonzero(np.isin(chunk.rows, targets))
+            # rows increase: a binary search per target, not a pass over every row
+            at = np.minimum(np.searchsorted(chunk.rows, targets), len(chunk.rows) - 1)
+            hit = np.unique(at[chunk.rows[at] == targets])
             for i in hit:
                 for loc in wanted[int(chunk.rows[i])]:
                     pos = loc.get("position")
