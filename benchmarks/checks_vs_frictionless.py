@@ -135,8 +135,13 @@ def make_frame(rows: int, start: int = 0, seed: int = 5, error_rate: float | Non
     return df, seeded
 
 
-def write_package(tmp: Path, data: Path) -> Path:
-    """The stations table and a datapackage.json listing it and ``data`` (with the foreign key)."""
+#: A key of the data to the data's own ids (``--self-key``): every id is a key to remember.
+SELF_KEY = {"fields": "id", "reference": {"resource": "", "fields": "id"}}
+
+
+def write_package(tmp: Path, data: Path, self_key: bool = False) -> Path:
+    """The stations table and a datapackage.json listing it and ``data`` (with the foreign key;
+    with ``self_key`` also a key of the data to itself)."""
     codes = [f"ST{i:04d}" for i in range(USED_STATIONS)]
     codes += [f"SX{i:04d}" for i in range(STATIONS - USED_STATIONS)]
     stations = tmp / "stations.csv"
@@ -144,7 +149,8 @@ def write_package(tmp: Path, data: Path) -> Path:
     descriptor = {
         "name": "benchmark",
         "resources": [
-            {"name": "data", "path": data.name, "schema": {**SCHEMA, "foreignKeys": [FOREIGN_KEY]}},
+            {"name": "data", "path": data.name, "schema": {
+                **SCHEMA, "foreignKeys": [FOREIGN_KEY] + ([SELF_KEY] if self_key else [])}},
             {"name": "stations", "path": stations.name, "schema": STATIONS_SCHEMA},
         ],
     }
@@ -285,7 +291,8 @@ def _command_peak(args: list[str]) -> dict:
     return json.loads(out.stderr.strip().splitlines()[-1])
 
 
-def big_rss(gib: float, tmp: Path, schema_path: Path, fk: bool, error_rate: float | None) -> None:
+def big_rss(gib: float, tmp: Path, schema_path: Path, fk: bool, error_rate: float | None,
+            self_key: bool = False) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -305,7 +312,7 @@ def big_rss(gib: float, tmp: Path, schema_path: Path, fk: bool, error_rate: floa
             start += block
     size = path.stat().st_size
     print(f"\nwrote {size / (1 << 30):.2f} GiB ({start:,} rows) in {time.perf_counter() - t0:.0f} s")
-    subject = write_package(tmp, path) if fk else path
+    subject = write_package(tmp, path, self_key) if fk else path
     args = [str(subject)] + ([] if fk else ["--schema", str(schema_path)])
     report = tmp / "big-report.json"
     figures = _command_peak(args + ["--output", str(report)])
@@ -314,7 +321,8 @@ def big_rss(gib: float, tmp: Path, schema_path: Path, fk: bool, error_rate: floa
     tiny.write_text("id\n1\n")
     floor = _command_peak([str(tiny), "--schema", str(schema_path), "--output", str(tmp / "t.json")])
     rate = f"{error_rate:.1%}" if error_rate is not None else "0.1%"
-    print(f"docket check on {size / (1 << 30):.2f} GiB{' with the foreign key' if fk else ''}, "
+    keys = (" with the foreign key" + (" and a key to itself" if self_key else "")) if fk else ""
+    print(f"docket check on {size / (1 << 30):.2f} GiB{keys}, "
           f"{rate} of rows in error: {figures['seconds']:.1f} s, exit {figures['exit']}, "
           f"{summary['rows']:,} rows, {summary['errors']:,} errors, peak RSS "
           f"{figures['peak_rss_mb']:.0f} MB (the same command on a two-line file: "
@@ -333,6 +341,8 @@ def main() -> int:
                         help="check the single file with its schema, without the foreign key")
     parser.add_argument("--error-rate", type=float, default=None,
                         help="fraction of the big file's rows in error (e.g. 0.05; default 0.001)")
+    parser.add_argument("--self-key", action="store_true",
+                        help="the big file's package also has a key of the data to its own ids")
     parser.add_argument("--skip-pyarrow", action="store_true",
                         help="do not measure docket against pyarrow's typed read")
     args = parser.parse_args()
@@ -378,7 +388,7 @@ def main() -> int:
         if not args.skip_pyarrow:
             against_pyarrow(args.rows, tmp, fk)
         if args.big_gib:
-            big_rss(args.big_gib, tmp, schema_path, fk, args.error_rate)
+            big_rss(args.big_gib, tmp, schema_path, fk, args.error_rate, args.self_key)
     return 0
 
 
