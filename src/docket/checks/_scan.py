@@ -8,7 +8,9 @@ The scan has three steps:
 3. the data, read by Arrow's streaming CSV reader (``pyarrow.csv.open_csv``) with every column as
    text, in blocks of ``block_size`` bytes. Each block becomes a :class:`Chunk` that every table
    check sees in turn; checks parse what they need column-at-a-time (the parse is cached per
-   chunk so several checks share it).
+   chunk so several checks share it). The blocks are read one ahead in a second thread
+   (:func:`read_ahead`), which also runs the checks' ``prepare`` steps (parsing, hashing) on the
+   next block while the checks work on this one.
 
 Rows with the wrong number of values are handed to a callback by Arrow and skipped (the
 column-count check reports them); :class:`RowNumbers` keeps the numbering of the rows that remain
