@@ -936,3 +936,53 @@ def _sha256(path: Path, bar: tqdm) -> str:
 
 def _iso(value: Any) -> str:
     return _utc(value).isoformat() if isinstance(value, datetime) else str(value)
+
+
+# ------------------------------------------------------------------------ the instance's settings
+# A thesaurus or a tile server is read only when someone opens a form: a wrong one would be found by
+# a provider (as "suggestions unavailable") rather than by the data centre that configured it.
+
+KEYWORDS = "config.keywords"
+MAP_TILES = "config.map_tiles"
+
+
+@check(KEYWORDS, "the keyword thesaurus docket.toml names ([vocabularies] keywords) loads")
+def check_keywords(ctx: Context) -> Iterator[Finding]:
+    """Load the configured thesaurus with the form's own loader (same bounds, same messages), not
+    through its cache: what doctor reports is the file as it is now."""
+    from docket.vocabularies.thesaurus import configured_path, load
+
+    toml = ctx.docket.instance.root / "docket.toml"
+    try:
+        path = configured_path(ctx.docket.instance)
+    except DocketError as exc:  # the setting itself ("must be a table", "unknown setting")
+        yield Finding(KEYWORDS, "error", ctx.rel(toml), exc.message.removeprefix(f"{toml} "))
+        return
+    if path is None:
+        return
+    where = f"docket.toml [vocabularies] keywords ({ctx.rel(path)})"
+    try:
+        thesaurus = load(path)
+    except DocketError as exc:
+        yield Finding(KEYWORDS, "error", where,
+                      f"{exc.message}; the request form offers no keyword suggestions until it is fixed")
+        return
+    names = sum(len(c.labels) + sum(map(len, c.synonyms.values())) for c in thesaurus.concepts)
+    yield Finding(KEYWORDS, "info", where,
+                  f"thesaurus {thesaurus.title!r}: {len(thesaurus.concepts)} concepts, {names} labels and synonyms")
+
+
+@check(MAP_TILES, "[form] map_tiles is a tile URL template with {z}, {x} and {y} (never fetched)")
+def check_map_tiles(ctx: Context) -> Iterator[Finding]:
+    """The form's own reading of ``[form] map_tiles`` and its companions (shape only: nothing is
+    fetched). The map widget's module is imported only when there is a map setting to read."""
+
+    table = (ctx.docket.config.extra or {}).get("form")
+    if table is None or (isinstance(table, dict) and not any(k.startswith("map_") for k in table)):
+        return
+    from docket.forms.bbox_map import tile_settings
+
+    try:
+        tile_settings(ctx.docket.config)
+    except DocketError as exc:
+        yield Finding(MAP_TILES, "error", "docket.toml", exc.message.removeprefix("docket.toml").lstrip(": "))
