@@ -69,6 +69,23 @@ def shown(widget: W.Widget) -> str:
     return "\n".join(out)
 
 
+def with_class(widget: W.Widget, name: str) -> list[W.Widget]:
+    """Every widget of a tree that carries the CSS class ``name`` (what the browser would find)."""
+    found, stack = [], [widget]
+    while stack:
+        w = stack.pop()
+        if name in getattr(w, "_dom_classes", ()):
+            found.append(w)
+        stack.extend(getattr(w, "children", ()))
+    return found
+
+
+def one_way_to_submit(page: RequestPage) -> bool:
+    """The page offers one button that sends the request for review: the form's own, no other."""
+    return (with_class(page.widget, "docket-submit") == [page.view.submit_button]
+            and with_class(page.widget, "docket-resubmit") == [])
+
+
 @pytest.fixture
 def inst(tmp_path: Path) -> Iterator[Docket]:
     """A fresh SQLite instance, opened by its admin (the key docket init wrote)."""
@@ -129,7 +146,7 @@ def test_every_new_text_is_in_all_three_languages_of_both_forms() -> None:
         + [f"role_{r}" for r in st.ROLE_WORDS]
         + ["status_heading", "transfer", "qa", "qa_not_run", "qa_failed", "qa_counts", "qa_failing", "qa_error",
            "qa_warn", "comments", "no_comments", "comment_on", "field_comment", "reply", "reply_placeholder",
-           "reply_empty", "edit_to_draft", "draft_resubmit", "resubmit_button", "resubmitted", "unchanged",
+           "reply_empty", "edit_to_draft", "draft_resubmit", "resubmitted", "unchanged",
            "back_to_draft", "saved_draft"]
     )
     for form in ("ingest-request", "file-resubmission"):
@@ -246,12 +263,13 @@ def test_link_page_shows_status_thread_and_the_note_beside_the_field(inst: Docke
     others = [f for f in page.view.walk() if f is not abstract
               and any("docket-reviewer-note" in c._dom_classes for c in f.box.children)]
     assert others == []
-    # The resubmit button is offered to a draft; the link never appears in the page.
-    assert page.resubmit_button.layout.display is None and not page.resubmit_button.disabled
+    # A draft is sent with the form's one "Submit for review" button; the link never appears in the page.
+    assert one_way_to_submit(page) and not page.view.submit_button.disabled
+    assert "docket-draft-note" in page.notice.value
     assert sent["link"] not in shown(page.widget)
     # Switching the language redraws everything, with one note still.
     page.set_language("de")
-    assert "Entwurf" in page.panel.value and page.resubmit_button.description == "Erneut zur Prüfung einreichen"
+    assert "Entwurf" in page.panel.value and page.view.submit_button.description == "Zur Prüfung einreichen"
     assert len([c for c in abstract.box.children if "docket-reviewer-note" in c._dom_classes]) == 1
 
 
@@ -259,8 +277,8 @@ def test_link_page_edit_reply_and_resubmit_each_happen_once(inst: Docket) -> Non
     sent = submitted_anonymously(inst)
     rid = sent["id"]
     page = RequestPage(inst.anonymously(), "ingest-request", "en", sent["link"])
-    # Submitted: the page says plainly that saving sends it back to draft; no resubmit yet.
-    assert "docket-edit-to-draft" in page.notice.value and page.resubmit_button.layout.display == "none"
+    # Submitted: the page says plainly that saving sends it back to draft; one button to submit.
+    assert "docket-edit-to-draft" in page.notice.value and one_way_to_submit(page)
     # Saving the unchanged form (or a second click) makes no revision.
     assert page.view.submit()["unchanged"] is True
     assert inst.get(rid)["revision"] == 1 and inst.get(rid)["review_state"] == "submitted"
@@ -274,13 +292,13 @@ def test_link_page_edit_reply_and_resubmit_each_happen_once(inst: Docket) -> Non
     record = inst.get(rid)
     assert (record["revision"], record["review_state"]) == (2, "draft")
     assert record["metadata"]["project_descriptive"]["abstract"]["en"].startswith("Profiles at stations S1")
-    assert page.resubmit_button.layout.display is None
-    page.resubmit()
-    page.resubmit()  # a second click, queued behind the first
-    assert inst.get(rid)["review_state"] == "submitted"
+    assert "docket-draft-note" in page.notice.value and one_way_to_submit(page)
+    sent_again = page.view.submit()  # "Submit for review" on the unchanged draft: sent as it is
+    assert page.view.submit() is sent_again  # a second click, queued behind the first
+    assert inst.get(rid)["review_state"] == "submitted" and inst.get(rid)["revision"] == 2
     moves = [(h["from"], h["to"]) for h in inst.history(rid) if h["kind"] == "review"]
     assert moves == [("draft", "submitted"), ("submitted", "draft"), ("draft", "submitted")]
-    assert "docket-resubmitted" in page.notice.value and page.resubmit_button.disabled
+    assert "docket-resubmitted" in page.view.status.value and "docket-edit-to-draft" in page.notice.value
 
 
 def test_first_submit_twice_is_one_request_and_keeps_the_link(inst: Docket) -> None:
@@ -323,7 +341,7 @@ def test_approved_request_shows_qa_summary_and_retired_cannot_be_saved(inst: Doc
     assert "data-errors='3' data-warnings='1'>(3 Fehler, 1 Warnungen)" in panel
     assert re.findall(r"data-check='([^']+)'", panel) == ["csv.types", "meta.abstract"]
     assert "Values match &lt;types&gt;" in panel
-    assert "docket-edit-to-draft" in page.notice.value and page.resubmit_button.layout.display == "none"
+    assert "docket-edit-to-draft" in page.notice.value and one_way_to_submit(page)
     assert not page.view.submit_button.disabled
     manager.review(rid, "retired")
     retired = RequestPage(inst.anonymously(), "ingest-request", "en", sent["link"])
@@ -490,10 +508,11 @@ def test_provider_path_in_the_browser(tmp_path: Path) -> None:  # noqa: PLR0915 
         assert dk.get(rid, 1)["metadata"]["project_descriptive"]["abstract"]["en"] == "Profiles."
         assert [h for h in dk.history(rid) if h["kind"] == "revision"][-1]["to"] == f"{rid}.2"
 
-        # 5. Resubmit: a double click is one transition.
-        resubmit = page.locator(".docket-resubmit")
+        # 5. Resubmit with the one "Submit for review" button: a double click is one transition.
+        assert page.locator(".docket-resubmit").count() == 0
+        resubmit = page.locator(".docket-submit")
         resubmit.wait_for(state="visible", timeout=10_000)
-        shot(page, "provider-4-saved-draft", ".docket-resubmit")
+        shot(page, "provider-4-saved-draft", ".docket-submit")
         resubmit.dblclick()
         page.locator(".docket-resubmitted").wait_for(timeout=20_000)
         assert page.locator(".docket-review-state").inner_text().startswith("Submitted")

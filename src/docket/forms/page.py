@@ -18,7 +18,10 @@ submit, the next submit is a new revision.
 
 Opened with a provider's link, the page is their desk for that one request (:mod:`docket.forms.status`
 draws it): its status and QA summary, the reviewer's comments as threads with a reply box each
-(and beside the fields they name), and a "Resubmit for review" button while it is a draft. A link
+(and beside the fields they name), and a notice of what its review state lets them do. One button
+sends a draft for review: the form's own "Submit for review" (it refuses an incomplete request,
+naming every missing field; a draft sent back with "request changes" goes back as it is, or with
+the provider's edits as a new revision). A link
 that does not open (wrong, expired, revoked, or not even shaped like one) is the one message of
 :data:`docket.people.links.REFUSED_LINK`: nothing tells a guesser which of these it was, and the
 link itself is never written back into the page.
@@ -153,9 +156,11 @@ class RequestPage:
 
     Opened with a provider's secret link (``link``), the page edits that request only and shows,
     above the form, its status panel and the reviewer's comments (each thread with a reply box, each
-    comment that names a field also beside that field), and below the form the actions the review
-    state allows (resubmit a draft). Every button does its work once: it is disabled while it works
-    and the kernel ignores a click that arrives after the work made it pointless.
+    comment that names a field also beside that field), and below the form a notice of what the
+    review state allows. A draft is sent for review by the form's one "Submit for review" button
+    (:meth:`store`): an earlier, separate "Resubmit" button did almost the same and confused
+    providers. Every button does its work once: it is disabled while it works and the kernel
+    ignores a click that arrives after the work made it pointless.
     """
 
     def __init__(self, docket: Any, form_name: str, language: str | None, link: str | None) -> None:
@@ -203,15 +208,11 @@ class RequestPage:
         self.field_notes: list[tuple[W.Box, W.HTML]] = []
         self.notice = W.HTML()
         self.notice.add_class("docket-action-note")
-        self.resubmit_button = W.Button(button_style="success", icon="check",
-                                        layout=W.Layout(width="auto", align_self="flex-start", display="none"))
-        self.resubmit_button.add_class("docket-resubmit")
-        self.resubmit_button.on_click(lambda _b: self.resubmit())
         # The provider's secret link after a first save, for drafts.js (kept in the tab, put in the
         # address): hidden, and emptied by the next save. Never written for a page opened by link.
         self.link_box = W.HTML(layout=W.Layout(display="none"))
         self.link_box.add_class("docket-draft-link")
-        self.actions = W.VBox([self.notice, self.resubmit_button, self.link_box])
+        self.actions = W.VBox([self.notice, self.link_box])
         self.actions.add_class("docket-actions")
         if self.request_id:
             self.load_conversation()
@@ -329,51 +330,26 @@ class RequestPage:
             field.box.add_class("docket-commented")
             self.field_notes.append((field.box, note))
 
-    def show_actions(self, message: str = "") -> None:
-        """What the review state lets the provider do next: resubmit a draft; a notice that saving
-        a submitted (or approved, or rejected) request sends it back to draft."""
+    def show_actions(self) -> None:
+        """A notice of what the review state lets the provider do next: a draft is sent with
+        "Submit for review"; saving a submitted (or approved, or rejected) request sends it back
+        to draft."""
         t = self.view.text
         state = self.record["review_state"] if self.record else None
         notes = []
         if state in ("submitted", "approved", "rejected"):
-            words = t("edit_to_draft", "Saving changes sends this request back to draft: you then resubmit it for review.")
+            words = t("edit_to_draft", "Saving changes sends this request back to draft: you then resubmit it with "
+                                       "“Submit for review”.")
             if state == "submitted":  # the two buttons, and what each does to the review queue
                 words = t("edit_submitted", words)
             notes.append(f"<p class='docket-notice docket-edit-to-draft'>{html.escape(words)}</p>")
         elif state == "draft":
-            notes.append(f"<p class='docket-notice docket-draft-note'>{html.escape(t('draft_resubmit', 'This request is a draft: the data centre reviews it only after you resubmit it.'))}</p>")
+            words = t("draft_resubmit", "This request is a draft: the data centre reviews it only after you send it "
+                                        "with “Submit for review”.")
+            notes.append(f"<p class='docket-notice docket-draft-note'>{html.escape(words)}</p>")
         elif state == "retired":
             notes.append(f"<p class='docket-notice'>{html.escape(t('state_note_retired', status.STATE_NOTES['retired']))}</p>")
-        self.notice.value = message + "".join(notes)
-        self.resubmit_button.description = t("resubmit_button", "Resubmit for review")
-        drafted = state == "draft" and self.linked_or_owned()
-        self.resubmit_button.layout.display = None if drafted else "none"
-        self.resubmit_button.disabled = not drafted or self.busy
-
-    def linked_or_owned(self) -> bool:
-        """Whether the caller may move this request (its provider, by link or after submitting)."""
-        return self.request_id is not None and self.docket.caller.link_request == self.request_id
-
-    def resubmit(self) -> None:
-        """Send the draft back to the reviewers (``review(id, "submitted")``), once."""
-        if self.busy or self.resubmit_button.disabled or not self.record or self.record["review_state"] != "draft":
-            return  # a second click queued behind the first: the first did it
-        self.busy = True
-        self.resubmit_button.disabled = True
-        message = ""
-        try:
-            self.docket.review(self.request_id, "submitted", expected_revision=self.revision,
-                               origin=f"voila form {self.form.name}")
-            message = (f"<p class='docket-status-ok docket-resubmitted'>"
-                       f"{html.escape(self.view.text('resubmitted', 'Resubmitted for review.'))} "
-                       f"({html.escape(self.request_id or '')}.{self.revision})</p>")
-        except DocketError as exc:
-            message = f"<p class='docket-status-bad docket-action-error'>{html.escape(exc.message)}</p>"
-        finally:
-            self.busy = False
-        self.load_conversation()
-        self.set_language(self.language)
-        self.show_actions(message)
+        self.notice.value = "".join(notes)
 
     def reply(self, root_id: int, text: W.Textarea, button: W.Button, said: W.HTML) -> None:
         """Answer a thread (``comment(id, text, reply_to=root)``), once per click of a filled box."""
@@ -437,9 +413,10 @@ class RequestPage:
         show_placed(self.view, placed)  # the form shows where the files went
         self.request_id, self.revision = result["id"], result["revision"]
         if state == "submitted" and existing is not None:
+            again = self._sent_before()  # "Resubmitted" only for what the reviewers saw already
             try:
                 self.docket.review(self.request_id, "submitted", expected_revision=self.revision, origin=origin)
-                result = {**result, "resubmitted": True}
+                result = {**result, "resubmitted": again}
             except DocketError as exc:
                 if same:
                     raise  # nothing was stored: the refusal is the whole answer
@@ -452,6 +429,11 @@ class RequestPage:
         if result.get("link"):
             self.link_box.value = f"<span data-docket-link='{html.escape(result['link'])}'></span>"
         return self.saved
+
+    def _sent_before(self) -> bool:
+        """Whether this request was ever submitted for review (a draft the reviewer sent back with
+        "request changes", or one saved back to draft), as against a draft never sent yet."""
+        return any(h["kind"] == "review" and h["to"] == "submitted" for h in self.docket.history(self.request_id))
 
     def save_draft(self, document: dict[str, Any]) -> dict[str, Any]:
         """"Save draft": store what is filled in, complete or not (the form checked only what is
@@ -469,6 +451,9 @@ class RequestPage:
             heading = t("resubmitted", "Resubmitted for review.").rstrip(".")  # the draft as it was, sent
         else:
             heading = t("revised") if result["revision"] > 1 else t("stored")
+        # A request the reviewers saw before (a draft sent back with "request changes", one saved
+        # back to draft, or a submitted one revised) is back in the review queue: say so.
+        resent = bool(result.get("resubmitted")) and not result.get("unchanged")
         # A draft may have no title or files yet (docket.drafts).
         title = title_of(record, [language, *self.docket.config.languages])
         files = "".join(f"<li>{esc(str(f['name']))}</li>" for f in record.get("files", [])
@@ -492,12 +477,15 @@ class RequestPage:
                                      "for review:")
             notes += (f"<p class='docket-status-bad docket-not-submitted'>{esc(why)} "
                       f"{esc(result['not_submitted'])}</p>")
+        if resent and not result.get("as_is"):  # (as it was: the heading says it already)
+            notes += (f"<p class='docket-status-ok docket-resubmitted'>"
+                      f"{esc(t('resubmitted', 'Resubmitted for review.'))}</p>")
         if record["review_state"] == "draft" and not result.get("unchanged"):
-            back = t("back_to_draft", "Your changes are saved; the request is now a draft. Resubmit it for review "
-                                      "when you are done (button at the bottom of the page).")
+            back = t("back_to_draft", "Your changes are saved; the request is now a draft. Send it back for review "
+                                      "with “Submit for review” when you are done.")
             if result.get("before") == "draft":
-                back = t("saved_draft", "Your changes are saved in the draft. Resubmit it for review when you are "
-                                        "done (button at the bottom of the page).")
+                back = t("saved_draft", "Your changes are saved in the draft. Send it for review with “Submit for "
+                                        "review” when you are done.")
             elif result.get("before") is None:
                 back = t("draft_saved_new", "Your draft is saved. Keep the link below: it is your way back to this "
                                             "draft. Submit it for review when it is complete.")
@@ -507,8 +495,9 @@ class RequestPage:
                 items = "".join(f"<li>{esc(w)}</li>" for w in lacking)
                 todo = t("draft_missing", "Still to fill before you can submit it for review:")
                 notes += f"<div class='docket-notice docket-draft-missing'>{esc(todo)}<ul>{items}</ul></div>"
+        marked = " class='docket-resubmitted'" if resent and result.get("as_is") else ""
         return (f"<div class='docket-summary' data-id='{esc(record['id'])}' data-ref='{esc(ref)}'>"
-                f"<h3>{esc(heading)} ({esc(ref)})</h3><table>{table}</table>{notes}"
+                f"<h3{marked}>{esc(heading)} ({esc(ref)})</h3><table>{table}</table>{notes}"
                 f"{self._link_note(result.get('link'))}</div>")
 
     def _still_missing(self) -> list[str]:

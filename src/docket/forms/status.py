@@ -35,8 +35,8 @@ STATE_WORDS = {
 }
 #: What each state means for the provider, one sentence.
 STATE_NOTES = {
-    "draft": "Change what is needed in the form below, save it, then resubmit the request for review "
-             "(button at the bottom of the page).",
+    "draft": "Change what is needed in the form below, then click “Submit for review” at the "
+             "bottom of the form: it saves your changes and sends the request for review in one step.",
     "submitted": "The data centre will review this revision. You may still change it: saving changes "
                  "sends the request back to draft, and you then resubmit it.",
     "approved": "The data centre accepted this request. Saving changes makes a new revision in draft, "
