@@ -206,7 +206,7 @@ def deep_forward(depth: int, payload: bytes) -> EmailMessage:
 # -- the properties -----------------------------------------------------------------------------
 
 
-@fuzz(700)
+@fuzz(420)
 @given(raw=form_bytes())
 def test_json_files_never_crash_nor_half_write(desk: Desk, raw: bytes) -> None:
     path = desk.path("form.json")
@@ -214,7 +214,7 @@ def test_json_files_never_crash_nor_half_write(desk: Desk, raw: bytes) -> None:
     desk.run(path)
 
 
-@fuzz(400)
+@fuzz(240)
 @given(raw=st.binary(max_size=400), name=st.sampled_from(["x.json", "x.eml", "x.mbox", "x"]))
 def test_arbitrary_bytes_under_any_name(desk: Desk, raw: bytes, name: str) -> None:
     path = desk.path(name)
@@ -222,7 +222,7 @@ def test_arbitrary_bytes_under_any_name(desk: Desk, raw: bytes, name: str) -> No
     desk.run(path)
 
 
-@fuzz(450)
+@fuzz(270)
 @given(msg=messages(), cut=st.none() | st.integers(min_value=0, max_value=5000),
        limit=st.none() | st.integers(min_value=1, max_value=200_000))
 def test_emails_with_nested_attachments(desk: Desk, msg: EmailMessage, cut: int | None, limit: int | None) -> None:
@@ -234,7 +234,7 @@ def test_emails_with_nested_attachments(desk: Desk, msg: EmailMessage, cut: int 
     desk.run(path, *(["--max-bytes", str(limit)] if limit else []))
 
 
-@fuzz(250)
+@fuzz(150)
 @given(msgs=st.lists(messages(), min_size=0, max_size=3), garbage=st.binary(max_size=200),
        as_maildir=st.booleans())
 def test_mboxes_and_maildirs(desk: Desk, msgs: list[EmailMessage], garbage: bytes, as_maildir: bool) -> None:
@@ -251,7 +251,7 @@ def test_mboxes_and_maildirs(desk: Desk, msgs: list[EmailMessage], garbage: byte
     desk.run(folder)
 
 
-@fuzz(200)
+@fuzz(120)
 @given(depth=st.integers(min_value=0, max_value=20), payload=form_bytes())
 def test_forwarded_again_and_again(desk: Desk, depth: int, payload: bytes) -> None:
     path = desk.path("deep.eml")

@@ -214,7 +214,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
 # -- the properties ---------------------------------------------------------------------------------
 
 
-@fuzz(700)
+@fuzz(420)
 @given(data=st.data())
 def test_submit_never_crashes_and_writes_only_on_success(desk: Desk, data: st.DataObject) -> None:
     raw = data.draw(mutated(data.draw(st.sampled_from(REQUESTS + AS_WRITTEN)), TITLE))
@@ -229,7 +229,7 @@ def test_submit_never_crashes_and_writes_only_on_success(desk: Desk, data: st.Da
         assert result.code == 2 and report["error"], report
 
 
-@fuzz(300)
+@fuzz(180)
 @given(data=st.data())
 def test_revise_never_crashes_and_writes_only_on_success(desk: Desk, data: st.DataObject) -> None:
     raw = data.draw(mutated(REQUESTS[0], TITLE))
@@ -238,7 +238,7 @@ def test_revise_never_crashes_and_writes_only_on_success(desk: Desk, data: st.Da
     desk.write("revise", desk.existing, path, "--json")
 
 
-@fuzz(400)
+@fuzz(240)
 @given(data=st.data())
 def test_import_never_crashes_and_writes_only_on_success(desk: Desk, data: st.DataObject) -> None:
     raw = data.draw(mutated(FORM, ("data", *TITLE), sealed=True))
@@ -251,7 +251,7 @@ def test_import_never_crashes_and_writes_only_on_success(desk: Desk, data: st.Da
         assert desk.counts() == before, report
 
 
-@fuzz(450)
+@fuzz(270)
 @given(data=st.data(), csv_cut=st.none() | st.integers(min_value=0, max_value=400),
        csv_noise=st.none() | st.binary(min_size=1, max_size=8),
        encoding=st.sampled_from([None, None, "utf-8", "latin-1", "utf-16", "utf-32", "cp1252", "nope", "x\udcff"]))
@@ -293,7 +293,7 @@ def pg_desk(desk: Desk) -> Iterator[Desk]:
 
 
 @pytest.mark.postgres
-@fuzz(250)
+@fuzz(150)
 @given(data=st.data())
 def test_sqlite_and_postgresql_give_every_request_the_same_outcome(desk: Desk, pg_desk: Desk,
                                                                    data: st.DataObject) -> None:
@@ -324,7 +324,7 @@ def _deepen(value: Any, depth: int) -> Any:
     return value
 
 
-@fuzz(1000)
+@fuzz(600)
 @given(value=awkward_values, depth=st.sampled_from([0, 0, 0, 30, 62, 63, 64, 200]),
        ascii_only=st.booleans(), as_bytes=st.booleans())
 def test_parse_json_and_check_json_value_agree(value: Any, depth: int, ascii_only: bool, as_bytes: bool) -> None:

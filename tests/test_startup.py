@@ -221,7 +221,7 @@ def test_doctor_help_still_lists_every_check(capsys: pytest.CaptureFixture[str])
 def test_doctor_unknown_check_is_still_named() -> None:
     result = docket_cli("doctor", "--check", "nope")
     assert result.code == 2
-    assert "--check: unknown check nope; known: files.leftovers" in result.err
+    assert "--check: unknown check nope; known: config.keywords, config.map_tiles, files.leftovers" in result.err
 
 
 def test_store_error_is_still_one_line(tmp_path: Path) -> None:
