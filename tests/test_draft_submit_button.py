@@ -13,6 +13,8 @@ open saved drafts by their link, as a provider does, and check that the one butt
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,11 @@ import pytest
 import docket
 from docket.errors import Refused
 
+from .conftest import EXAMPLES
 from .people import as_role
 from .test_browser import LOAD_TIMEOUT, browser, open_form, served, shot  # noqa: F401  (module fixtures: one server, one browser)
 from .test_form_drafts import HALF, fill, link_in_address
-from .test_provider_page import ABSTRACT, REVIEWER_SAYS, submitted_anonymously
+from .test_provider_page import ABSTRACT, CTD, REVIEWER_SAYS, submitted_anonymously
 
 pytestmark = pytest.mark.browser
 
@@ -123,5 +126,34 @@ def test_draft_returned_with_request_changes_is_resubmitted_by_the_one_button(
             moves = [(h["from"], h["to"], h["role"]) for h in d.history(rid) if h["kind"] == "review"]
             assert moves == [("draft", "submitted", "provider"), ("submitted", "draft", "reviewer"),
                              ("draft", "submitted", "provider")]
+    finally:
+        context.close()
+
+
+def test_complete_draft_never_sent_is_submitted_not_resubmitted(
+        browser: Any, served: tuple[str, Path]) -> None:  # noqa: F811
+    """A complete draft saved and never sent goes for review as it is, and the page says
+    "Submitted for review": "Resubmitted" is for what the reviewers saw before."""
+    base, folder = served
+    with docket.open(folder) as d:
+        doc = json.loads(CTD.read_text(encoding="utf-8"))
+        shutil.copy(EXAMPLES / "files" / doc["files"][0]["name"], d.instance.root / "inbox")
+        doc["files"][0]["location"] = doc["files"][0]["name"]
+        saved = d.anonymously().submit(doc, origin="voila form ingest-request", state="draft")
+        rid = saved["id"]
+        assert d.get(rid)["review_state"] == "draft"
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    try:
+        page = context.new_page()
+        open_form(page, base, f"?link={saved['link']}&lang=en")
+        page.wait_for_selector(".docket-request-status", timeout=LOAD_TIMEOUT)
+        assert_one_submit(page)
+        page.click(".docket-submit")
+        page.locator(".docket-summary h3").wait_for(timeout=30_000)
+        assert page.locator(".docket-summary h3").inner_text().startswith("Submitted for review")
+        assert page.locator(".docket-resubmitted").count() == 0
+        with docket.open(folder) as d:
+            record = d.get(rid)
+            assert (record["revision"], record["review_state"]) == (1, "submitted")
     finally:
         context.close()

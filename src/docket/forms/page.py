@@ -447,8 +447,10 @@ class RequestPage:
         esc = html.escape
         if result.get("unchanged"):
             heading = t("unchanged", "Nothing changed: no new revision")
-        elif result.get("as_is"):
-            heading = t("resubmitted", "Resubmitted for review.").rstrip(".")  # the draft as it was, sent
+        elif result.get("as_is") and result.get("resubmitted"):  # the draft as it was, sent again
+            heading = t("resubmitted", "Resubmitted for review.").rstrip(".")
+        elif result.get("as_is"):  # a draft never sent before, sent as it was saved
+            heading = t("submitted_as_is", "Submitted for review.").rstrip(".")
         else:
             heading = t("revised") if result["revision"] > 1 else t("stored")
         # A request the reviewers saw before (a draft sent back with "request changes", one saved
