@@ -279,7 +279,7 @@ def test_invalid_numbers_and_the_date_line(page: tuple[object, list[str]]) -> No
     type_box(pg, west="-20", east="10", south="20", north="50")
     settle(pg, expected(Screen(pg, (-20, 10, 20, 50)), -20, 10, 20, 50))
     type_box(pg, north="95")  # out of range: the box goes, the input says why, the map stays
-    pg.wait_for_function(f"() => !document.querySelector('{MAP} path.leaflet-path-draggable')", timeout=15_000)
+    pg.wait_for_function(f"() => !document.querySelector('{MAP} path.leaflet-path-draggable')", timeout=30_000)
     error = pg.locator(".docket-error-metadata-experiment_contextual-spatial_coverage-north")
     error.get_by_text("95").wait_for(timeout=10_000)
     assert pg.locator(f"{MAP} .leaflet-overlay-pane path").count() >= 2
