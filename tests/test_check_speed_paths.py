@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import threading
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -218,3 +219,35 @@ def test_read_ahead_steps_are_optional_and_a_failing_step_is_left_to_the_check()
     got = list(read_ahead(_Chunks(50), steps))
     assert got == list(range(49, -1, -1))
     assert set(prepared) <= set(got)  # never a step after the failing one
+
+
+# -- the request form's live check ---------------------------------------------------------------
+
+
+def test_checking_a_request_without_tables_makes_no_temporary_folder(tmp_path, monkeypatch):
+    """The request form runs ``check_request`` on every change of a field: with no table to scan
+    there is no key to spill, so no temporary folder is made (it was half the call's time)."""
+    import json
+    import tempfile
+
+    from docket.checks import check_request
+
+    made = tmp_path / "tmp"
+    made.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(made))
+    calls: list[str] = []
+    real = tempfile.TemporaryDirectory
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("prefix", ""))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", counting)
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    record = json.loads((examples / "requests" / "ctd-multilingual.json").read_text(encoding="utf-8"))
+    report = check_request(record, {})
+    assert report.to_dict()["checks"] and "docket-keys-" not in calls
+    # with its table at hand the keys get their folder, and it is gone afterwards
+    name = record["files"][0]["name"]
+    check_request(record, {name: examples / "files" / name})
+    assert "docket-keys-" in calls and list(made.iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -365,9 +366,13 @@ def check_request(
 
         encoding = structural.encoding_for(structural.structural_of(record), f)
         plans.append((f, (path, media, _RequestTable(name, f, path, schema, dialect, encoding))))
-    with tempfile.TemporaryDirectory(prefix="docket-keys-") as tmp:
-        keys = RequestKeys(record, [p[2] for _, p in plans if p is not None and p[2] is not None],
-                           Path(tmp), spill_rows, sample_size)
+    tables = [p[2] for _, p in plans if p is not None and p[2] is not None]
+    # Keys spill to a temporary folder; without a table there is nothing to spill, and the
+    # request form runs this on every change of a field, so no folder is made (and removed).
+    spill: Any = tempfile.TemporaryDirectory(prefix="docket-keys-") if tables else nullcontext(None)
+    with spill as tmp:
+        keys = RequestKeys(record, tables, Path(tmp) if tmp else Path(tempfile.gettempdir()),
+                           spill_rows, sample_size)
         for f, plan in plans:
             if plan is None:  # not received or unreadable: ``f`` is its entry in the report
                 infos.append(f)
