@@ -71,7 +71,9 @@ class Harvest:
         return f"oai:data.example.org:{self.ids[index]}.1"
 
 
-def config() -> str:
+def config(page_size: int = 100) -> str:
+    """docket.toml's publication, DataCite and OAI settings for a published test instance
+    (``page_size`` 1 makes every list a chain of resumption tokens)."""
     lines = ["", "[publication]", 'publisher = "Ocean Data Centre"']
     if HAS_XSD:
         lines.append(f'xsd_dir = "{XSD_DIR.as_posix()}"')
@@ -79,7 +81,7 @@ def config() -> str:
     # waits in the job queue (the API's publish does not run the queue) and nothing leaves loopback
     lines += ["", "[datacite]", 'endpoint = "http://127.0.0.1:9/"', 'prefix = "10.5072"', "timeout = 1"]
     lines += ["", "[oai]", 'admin_email = "oai-admin@example.org"', 'repository_name = "Ocean Data Centre OAI"',
-              "page_size = 100"]
+              f"page_size = {page_size}"]
     return "\n".join(lines) + "\n"
 
 

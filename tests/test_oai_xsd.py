@@ -35,7 +35,7 @@ from sqlalchemy import event
 import docket
 from docket.instance import Instance
 from docket.oai import Repository
-from tests.test_oai import oai_endpoint, published_instance
+from tests.test_oai import config, oai_endpoint, published_instance
 from tests.test_publish import HAS_XSD, XML_SETS, XSD_DIR, weather
 
 OAI_XSD = Path(__file__).resolve().parent / "data" / "oai-xsd"
@@ -151,20 +151,9 @@ class Endpoint:
         return f"oai:data.example.org:{self.ids[index]}.1"
 
 
-def config() -> str:
-    lines = ["", "[publication]", 'publisher = "Ocean Data Centre"']
-    if HAS_XSD:
-        lines.append(f'xsd_dir = "{XSD_DIR.as_posix()}"')
-    # DOIs are minted (the DataCite export needs one); the registry is a closed port, so each DOI waits
-    # in the job queue and nothing leaves loopback
-    lines += ["", "[datacite]", 'endpoint = "http://127.0.0.1:9/"', 'prefix = "10.5072"', "timeout = 1"]
-    lines += ["", "[oai]", 'admin_email = "oai-admin@example.org"', "page_size = 1"]
-    return "\n".join(lines) + "\n"
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def endpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    with (published_instance(request.param, tmp_path_factory, "oai-xsd", config(), weather()) as (root, ids),
+    with (published_instance(request.param, tmp_path_factory, "oai-xsd", config(page_size=1), weather()) as (root, ids),
           oai_endpoint(root) as (httpd, repository)):
         yield Endpoint(root, httpd.oai_app.base_url, ids, repository)
 
