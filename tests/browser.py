@@ -9,10 +9,14 @@ a fresh context of the size the screenshots are looked at in, and the screenshot
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+import docket
 
 from .conftest import ROOT
 
@@ -43,6 +47,41 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def served_instance(tmp_path_factory: pytest.TempPathFactory, name: str,
+                    prepare: Callable[[Path], None] | None = None) -> Iterator[tuple[str, Path, Any]]:
+    """``docket serve`` on a free port over a new instance, for a module's browser tests (skipped
+    where there is no browser): (base URL, instance folder, server process). ``prepare`` edits the
+    instance (its docket.toml, its inbox) before the server starts."""
+    from .test_serve import serving
+
+    need_browser()
+    folder = tmp_path_factory.mktemp(name) / "inst"
+    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
+    if prepare is not None:
+        prepare(folder)
+    with serving(folder) as (base, proc):
+        yield base, folder, proc
+
+
+def title_only_warns(folder: Path) -> None:
+    """``metadata.title`` at warn in the instance's [severities]: a page that lacks a title still
+    saves, so the tests can watch the warning beside the field."""
+    toml = folder / "docket.toml"
+    toml.write_text(toml.read_text().replace("[severities]\n", '[severities]\n"metadata.title" = "warn"\n'))
+
+
+def browser_fixture() -> Any:
+    """A module's ``browser`` fixture: one headless Chromium, started after the module's ``served``
+    server (so a server that fails to start is reported before a browser is launched)."""
+    @pytest.fixture(scope="module")
+    def browser(served: Any) -> Iterator[object]:
+        with chromium() as b:
+            yield b
+
+    return browser
 
 
 @contextmanager

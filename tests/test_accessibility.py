@@ -25,8 +25,7 @@ import docket
 from docket.forms.definition import load_form
 from docket.forms.renderer import FormView, GroupField, MultilingualField, RepeatField, css_name
 
-from .browser import ARTIFACTS, LOAD_TIMEOUT, chromium, need_browser
-from .test_serve import serving
+from .browser import ARTIFACTS, LOAD_TIMEOUT, browser_fixture, served_instance
 
 pytestmark = pytest.mark.browser
 
@@ -41,17 +40,11 @@ REQUIRED_BY_HAND = {"provider-name", "provider-email", "metadata-project_descrip
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    need_browser()
-    folder = tmp_path_factory.mktemp("a11y") / "inst"
-    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
-    with serving(folder) as (base, _proc):
+    with served_instance(tmp_path_factory, "a11y") as (base, folder, _proc):
         yield base, folder
 
 
-@pytest.fixture(scope="module")
-def browser(served: tuple[str, Path]) -> Iterator[object]:
-    with chromium() as b:
-        yield b
+browser = browser_fixture()
 
 
 def new_page(browser: object) -> object:

@@ -22,7 +22,7 @@ import pytest
 import docket
 from docket.forms.bbox_map import view_for
 
-from .browser import ARTIFACTS, LOAD_TIMEOUT, chromium, need_browser
+from .browser import ARTIFACTS, LOAD_TIMEOUT, browser_fixture, served_instance
 from .test_serve import serving
 
 pytestmark = pytest.mark.browser
@@ -38,17 +38,11 @@ def number(side: str) -> str:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    need_browser()
-    folder = tmp_path_factory.mktemp("bbox") / "inst"
-    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
-    with serving(folder) as (base, _proc):
+    with served_instance(tmp_path_factory, "bbox") as (base, _folder, _proc):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser(served: str) -> Iterator[object]:
-    with chromium() as b:
-        yield b
+browser = browser_fixture()
 
 
 def open_page(browser: object, base: str) -> tuple[object, object, list[str]]:

@@ -14,9 +14,9 @@ import pytest
 
 import docket
 
-from .browser import LOAD_TIMEOUT, chromium, need_browser, new_page, screenshot
+from .browser import LOAD_TIMEOUT, browser_fixture, new_page, screenshot, served_instance
 from .conftest import EXAMPLES
-from .test_serve import OTHER_EMAIL, make_crafted_folder, make_other_instance, serving
+from .test_serve import OTHER_EMAIL, make_crafted_folder, make_other_instance
 
 pytestmark = pytest.mark.browser
 
@@ -26,18 +26,12 @@ PAGE = "/"  # docket serve serves the request page alone, at the root
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``docket serve`` on a free port over a fresh instance: (base URL, instance folder)."""
-    need_browser()
-    folder = tmp_path_factory.mktemp("browser") / "inst"
-    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
-    with serving(folder) as (base, proc):
+    with served_instance(tmp_path_factory, "browser") as (base, folder, proc):
         assert f"{base}{PAGE}" in proc.log_path.read_text(errors="replace"), "docket serve prints the page URL"
         yield base, folder
 
 
-@pytest.fixture(scope="module")
-def browser(served: tuple[str, Path]) -> Iterator[object]:
-    with chromium() as b:
-        yield b
+browser = browser_fixture()
 
 
 @pytest.fixture

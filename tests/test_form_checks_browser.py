@@ -13,35 +13,27 @@ from pathlib import Path
 
 import pytest
 
-import docket
-
-from .browser import chromium, need_browser, new_page, screenshot
+from .browser import browser_fixture, new_page, screenshot, served_instance, title_only_warns
 from .conftest import EXAMPLES
 from .test_browser import field, open_form, type_in
-from .test_serve import serving
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    need_browser()
-    folder = tmp_path_factory.mktemp("form-checks") / "inst"
-    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
-    toml = folder / "docket.toml"
-    toml.write_text(toml.read_text().replace("[severities]\n", '[severities]\n"metadata.title" = "warn"\n'))
-    uploads = folder / "inbox" / "uploads" / "b1"
-    uploads.mkdir(parents=True)
-    shutil.copy(EXAMPLES / "data" / "clean.csv", uploads / "clean.csv")
-    shutil.copy(EXAMPLES / "data" / "type_errors.csv", uploads / "type_errors.csv")
-    with serving(folder) as (base, _proc):
+    def prepare(folder: Path) -> None:
+        title_only_warns(folder)
+        uploads = folder / "inbox" / "uploads" / "b1"
+        uploads.mkdir(parents=True)
+        shutil.copy(EXAMPLES / "data" / "clean.csv", uploads / "clean.csv")
+        shutil.copy(EXAMPLES / "data" / "type_errors.csv", uploads / "type_errors.csv")
+
+    with served_instance(tmp_path_factory, "form-checks", prepare) as (base, folder, _proc):
         yield base, folder
 
 
-@pytest.fixture(scope="module")
-def browser(served: tuple[str, Path]) -> Iterator[object]:
-    with chromium() as b:
-        yield b
+browser = browser_fixture()
 
 
 @pytest.fixture

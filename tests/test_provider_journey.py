@@ -30,10 +30,9 @@ import pytest
 
 import docket
 
-from .browser import ARTIFACTS, chromium, need_browser
+from .browser import ARTIFACTS, browser_fixture, served_instance, title_only_warns
 from .clirun import docket_cli
 from .test_browser import field, open_form, type_in
-from .test_serve import serving
 from .test_upload_browser import (
     CHUNK,
     FIRST,
@@ -76,19 +75,11 @@ SHOWN = """() => [...document.querySelectorAll('.docket-finding .docket-finding-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    need_browser()
-    folder = tmp_path_factory.mktemp("provider-journey") / "inst"
-    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
-    toml = folder / "docket.toml"
-    toml.write_text(toml.read_text().replace("[severities]\n", '[severities]\n"metadata.title" = "warn"\n'))
-    with serving(folder) as (base, _proc):
+    with served_instance(tmp_path_factory, "provider-journey", title_only_warns) as (base, folder, _proc):
         yield base, folder
 
 
-@pytest.fixture(scope="module")
-def browser(served: tuple[str, Path]) -> Iterator[Any]:
-    with chromium() as b:
-        yield b
+browser = browser_fixture()
 
 
 def shot(page: Any, name: str, show: str | None = None, full: bool = False) -> None:

@@ -16,10 +16,9 @@ import pytest
 
 import docket
 
-from .browser import chromium, need_browser
+from .browser import browser_fixture, served_instance
 from .conftest import EXAMPLES
 from .test_browser import field, open_form, shot, type_in
-from .test_serve import serving
 
 pytestmark = pytest.mark.browser
 
@@ -36,17 +35,11 @@ WATCH = """() => { window.progressSeen = {};
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    need_browser()
-    folder = tmp_path_factory.mktemp("upload-browser") / "inst"
-    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
-    with serving(folder) as (base, _proc):
+    with served_instance(tmp_path_factory, "upload-browser") as (base, folder, _proc):
         yield base, folder
 
 
-@pytest.fixture(scope="module")
-def browser(served: tuple[str, Path]) -> Iterator[object]:
-    with chromium() as b:
-        yield b
+browser = browser_fixture()
 
 
 def upload_context(browser: object) -> object:

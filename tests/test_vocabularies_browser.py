@@ -19,9 +19,8 @@ import pytest
 
 import docket
 
-from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT, need_browser
+from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT, served_instance
 from .conftest import EXAMPLES
-from .test_serve import serving
 
 pytestmark = pytest.mark.browser
 
@@ -34,14 +33,13 @@ ACCEPT = re.compile("reviewer must accept|needs a reviewer's acceptance")
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    need_browser()
-    folder = tmp_path_factory.mktemp("vocab-browser") / "inst"
-    docket.init(folder, project="ocean", base_uri="https://data.example.org/ocean/").close()
-    (folder / "vocabularies").mkdir()
-    shutil.copy(EXAMPLES / "vocabularies" / "science-keywords.ttl", folder / "vocabularies" / "keywords.ttl")
-    with (folder / "docket.toml").open("a", encoding="utf-8") as config:
-        config.write('\n[vocabularies]\nkeywords = "vocabularies/keywords.ttl"\n')
-    with serving(folder) as (base, _proc):
+    def prepare(folder: Path) -> None:
+        (folder / "vocabularies").mkdir()
+        shutil.copy(EXAMPLES / "vocabularies" / "science-keywords.ttl", folder / "vocabularies" / "keywords.ttl")
+        with (folder / "docket.toml").open("a", encoding="utf-8") as config:
+            config.write('\n[vocabularies]\nkeywords = "vocabularies/keywords.ttl"\n')
+
+    with served_instance(tmp_path_factory, "vocab-browser", prepare) as (base, folder, _proc):
         yield base, folder
 
 
