@@ -40,7 +40,6 @@ from docket.checks._hashes import (
     KeySet,
     combine,
     hash_canonical,
-    hash_strings,
     unmatched,
 )
 from docket.checks._scan import Chunk, TableContext
@@ -118,7 +117,7 @@ def key_hashes(chunk: Chunk, indexes: list[int], modes: tuple[bool, ...]
         if by_text:
             col = table.field_columns[index]
             assert col is not None
-            h = hash_strings(chunk.columns[col])
+            h = chunk.text_hashes(col)  # shared with duplicate rows (np.where below copies)
         else:
             h = hash_canonical(p.typed)
             if p.key is not None:  # datetimes: time zone given or not, digits below the microsecond
