@@ -321,13 +321,12 @@ def _locate_unbalanced_quote(path: Path, out: Prepass) -> None:
     """Where a file with an odd number of quotes most likely went wrong: the first line with an
     odd number of quotes and the last quote that opened a value. Only such files pay for it (a
     second read): per-line quote parity cost more than the rest of the prepass together."""
-    quotes, lines_before = out.quotes, 0
-    out.quotes = 0
+    scan, lines_before = Prepass(), 0
     with open(path, "rb") as fh:
         while block := fh.read(_PREPASS_BLOCK):
-            _count_quotes(out, block, lines_before)
+            _count_quotes(scan, block, lines_before)
             lines_before += block.count(b"\n")
-    out.quotes = quotes
+    out.first_odd_quote_line, out.last_open_quote_line = scan.first_odd_quote_line, scan.last_open_quote_line
 
 
 def _count_quotes(out: Prepass, block: bytes, lines_before: int) -> None:
