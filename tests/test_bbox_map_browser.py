@@ -141,7 +141,7 @@ def settle(pg: object, expect: dict[str, float]) -> dict[str, float]:
         const b = p.getBoundingClientRect(), m = document.querySelector('{MAP}').getBoundingClientRect();
         return Math.abs(b.x - m.x - e.x) < 3 && Math.abs(b.y - m.y - e.y) < 3
                && Math.abs(b.width - e.width) < 3 && Math.abs(b.height - e.height) < 3;
-    }}""", arg=expect, timeout=15_000)
+    }}""", arg=expect, timeout=30_000)  # a loaded machine: the kernel's redraw can take long
     return rectangle(pg)
 
 
