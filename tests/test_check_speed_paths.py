@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from docket.checks import _scan as scan
 from docket.checks import _types as types
 from docket.checks import check_table
 from docket.checks._scan import read_ahead
@@ -251,3 +252,66 @@ def test_checking_a_request_without_tables_makes_no_temporary_folder(tmp_path, m
     name = record["files"][0]["name"]
     check_request(record, {name: examples / "files" / name})
     assert "docket-keys-" in calls and list(made.iterdir()) == []
+
+
+# -- once per distinct value -----------------------------------------------------------------------
+
+#: Values a column of each field draws from: good, bad, missing-value codes, negative zero,
+#: NaN, time zones, lookalikes of the pattern and the enum, and repeats of them all.
+_POOLS = {
+    "id": ["1", "2", "3", "01", "+2", "x", "", "NA", "-0", "12345678901234567890"],
+    "station": ["ST0001", "ST0002", "st0001", "ST12", "", "n/a", "ST9999"],
+    "day": ["2021-01-01", "2021-02-29", "2020-02-29", "0000-01-01", "2021/01/01", "", "NA"],
+    "at": ["2020-01-01T15:00:00Z", "2020-01-01T15:00:00+03:00", "2020-01-01T12:00:00Z",
+           "2020-01-01T15:00:00.1Z", "2020-01-01T15:00:00.10Z", "2020-01-01 15:00:00", "x", ""],
+    "temperature": ["1.5", "-0", "0", "NaN", "INF", "75.5", "1e2", ".5", "1,5", "nan", ""],
+    "count": ["0", "-1", "499", "+7", "007", "1.0", "-", ""],
+    "quality": ["good", "bad", "suspect", "Good", "excellent", "", "NULL"],
+    "rain": ["true", "false", "TRUE", "0", "yes", "", "NA"],
+    "note": ["", "calm", "windy day", "NA", "-"],
+}
+_DISTINCT_SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "integer", "constraints": {"unique": True}},
+        {"name": "station", "type": "string",
+         "constraints": {"required": True, "pattern": "ST[0-9]{4}", "maxLength": 6}},
+        {"name": "day", "type": "date", "constraints": {"minimum": "2020-06-01"}},
+        {"name": "at", "type": "datetime", "constraints": {"unique": True}},
+        {"name": "temperature", "type": "number", "constraints": {"minimum": -60, "maximum": 60,
+                                                                  "enum": [0, 1.5, 100, 75.5]}},
+        {"name": "count", "type": "integer", "constraints": {"minimum": 0}},
+        {"name": "quality", "type": "string", "constraints": {"enum": ["good", "suspect", "bad"]}},
+        {"name": "rain", "type": "boolean"},
+        {"name": "note", "type": "string"},
+    ],
+    "missingValues": ["", "NA"],
+    "primaryKey": ["id", "station"],
+    "foreignKeys": [{"fields": "station", "reference": {"resource": "", "fields": "station"}}],
+}
+
+
+def _everything(report) -> list:
+    return [(c.id, c.status, c.count, c.counts, c.found,
+             [sorted(loc.items()) for loc in c.locations]) for c in report.checks]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_values_checked_once_per_distinct_value_decide_as_row_by_row(tmp_path_factory, data):
+    """Parsing, constraints and hashes computed once per distinct value of a repetitive column
+    give the same report, finding for finding, as computing them for every row."""
+    n = data.draw(st.integers(64, 400), label="rows")
+    columns = {name: data.draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n), label=name)
+               for name, pool in _POOLS.items()}
+    path = tmp_path_factory.mktemp("distinct") / "data.csv"
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(list(columns))
+        out.writerows(zip(*columns.values(), strict=True))
+    block = data.draw(st.sampled_from([1 << 10, 1 << 20]), label="block")
+    by_value = _everything(check_table(path, _DISTINCT_SCHEMA, block_size=block))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(scan, "_DISTINCT_SHARE", -1.0)  # every column counts as mostly distinct
+        by_row = _everything(check_table(path, _DISTINCT_SCHEMA, block_size=block))
+    assert by_value == by_row
+    assert any(c[2] for c in by_row)  # the draws hold errors: the comparison is not of empties

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 _ENTRY = np.dtype([("h", "<u8"), ("r", "<i8")])
 _BUCKET_BITS = 6
@@ -81,24 +80,6 @@ def _hash_slice(arr: pa.Array) -> np.ndarray:
         digest = hashlib.blake2b(data[starts[i] : starts[i] + lengths[i]].tobytes(), digest_size=8)
         h[i] = np.frombuffer(digest.digest(), "<u8")[0]
     return h
-
-
-def hash_text(arr: pa.Array, many_distinct: set | None = None, key: object = None) -> np.ndarray:
-    """:func:`hash_strings` of a text column, through its dictionary when values repeat.
-
-    Most text columns of data files repeat a few values (station codes, categories, flags):
-    Arrow's ``dictionary_encode`` (a C++ hash table) finds the distinct values, only those are
-    hashed, and each row takes its value's hash: several times faster than hashing every row.
-    A column whose values hardly repeat (its ``key`` goes into ``many_distinct``) is hashed row
-    by row from then on. Both ways give every string the same hash.
-    """
-    if (many_distinct is not None and key in many_distinct) or arr.null_count or len(arr) < 64:
-        return hash_strings(arr)
-    encoded = pc.dictionary_encode(arr)
-    distinct = len(encoded.dictionary)
-    if many_distinct is not None and distinct * 2 > len(arr):
-        many_distinct.add(key)
-    return hash_strings(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def hash_values(arr: pa.Array) -> np.ndarray:

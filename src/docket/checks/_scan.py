@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from docket.checks._hashes import hash_text
+from docket.checks._hashes import hash_strings
 from docket.checks._types import FieldSpec, Parsed, mask, parse_column
 from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, Findings, TableCheck, clip
 from docket.checks.dialect import (
@@ -51,8 +51,10 @@ from docket.checks.dialect import (
 DEFAULT_BLOCK_SIZE = 512 << 10
 # Arrow's streaming reader keeps tens of blocks in flight, so the block size sets peak memory:
 # small files (which fit comfortably anyway) get large blocks for speed, large ones small blocks
-# so that a file bigger than memory is checked in well under 200 MB.
-_LARGE_BLOCK_SIZE = 2 << 20
+# so that a file bigger than memory is checked in well under 200 MB. 4 MiB blocks (not 2) check
+# a 1M-row file about 15% faster (fewer chunks: less per-chunk work, more repeats per dictionary)
+# for about 25 MB more at the peak.
+_LARGE_BLOCK_SIZE = 4 << 20
 _LARGE_BLOCKS_UP_TO = 128 << 20
 
 
@@ -178,8 +180,27 @@ class RowNumbers:
         return v + np.searchsorted(self._t, v, side="right")
 
 
+@dataclass
+class Distinct:
+    """A text column's distinct values and, per row, the position of its value among them."""
+
+    values: pa.Array
+    indices: np.ndarray
+
+
+#: A column with more distinct values than this share of its rows is not worth a dictionary.
+_DISTINCT_SHARE = 0.5
+
+
 class Chunk:
-    """One block of rows: text columns, their data-row numbers and a per-chunk parse cache."""
+    """One block of rows: text columns, their data-row numbers and a per-chunk parse cache.
+
+    Most columns of data files repeat a few values (station codes, dates, categories, flags,
+    rounded measurements). For those, parsing, constraint tests and hashing run once per
+    *distinct* value (:meth:`distinct`, :meth:`per_value`) and each row takes its value's result:
+    Arrow's ``dictionary_encode`` (a C++ hash table) costs less than a single parse of every
+    row. Columns whose values hardly repeat (keys, free text) are handled row by row.
+    """
 
     def __init__(self, table: TableContext, columns: list[pa.Array], rows: np.ndarray) -> None:
         self.table = table
@@ -187,19 +208,10 @@ class Chunk:
         self.rows = rows
         #: Data rows of this block that are entirely empty (set aside before the checks run).
         self.blank_rows = np.empty(0, np.int64)
-        self._parsed: dict[int, Parsed] = {}
         self._memo: dict[Any, Any] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    def parsed(self, field_index: int) -> Parsed:
-        if field_index not in self._parsed:
-            spec = self.table.fields[field_index]
-            col = self.table.field_columns[field_index]
-            assert col is not None
-            self._parsed[field_index] = parse_column(spec, self.columns[col])
-        return self._parsed[field_index]
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()``, once per chunk: what several checks derive alike (a key's hashes serve
@@ -208,10 +220,74 @@ class Chunk:
             self._memo[key] = compute()
         return self._memo[key]
 
+    def distinct(self, col: int) -> Distinct | None:
+        """Physical column ``col`` as its distinct values, or None when its values hardly repeat.
+
+        The first chunk that finds a column mostly distinct marks it in ``table.many_distinct``:
+        later chunks do not try again (a key column stays a key column).
+        """
+        def compute() -> Distinct | None:
+            arr = self.columns[col]
+            if col in self.table.many_distinct or arr.null_count or len(arr) < 64:
+                return None
+            encoded = pc.dictionary_encode(arr)
+            if len(encoded.dictionary) > _DISTINCT_SHARE * len(arr):
+                self.table.many_distinct.add(col)
+                return None
+            return Distinct(encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False))
+
+        return self.memo(("distinct", col), compute)
+
+    def _field_source(self, field_index: int) -> tuple[Parsed, pa.Array, np.ndarray | None]:
+        """(parsed values, their text, row -> value indices or None): the distinct values of the
+        field's column when it repeats them, else every row's."""
+        def compute() -> tuple[Parsed, pa.Array, np.ndarray | None]:
+            spec = self.table.fields[field_index]
+            col = self.table.field_columns[field_index]
+            assert col is not None
+            d = self.distinct(col)
+            if d is None:
+                return parse_column(spec, self.columns[col]), self.columns[col], None
+            return parse_column(spec, d.values), d.values, d.indices
+
+        return self.memo(("source", field_index), compute)
+
+    def per_value(self, field_index: int, fn: Callable[[Parsed, pa.Array], np.ndarray]) -> np.ndarray:
+        """``fn(parsed, text)`` for every row of field ``field_index``, as a numpy array.
+
+        ``fn`` must treat each value on its own (a test or a hash of one value at a time): it is
+        computed once per distinct value when the column repeats them, and rows take their
+        value's result.
+        """
+        parsed, text, indices = self._field_source(field_index)
+        out = fn(parsed, text)
+        if indices is None:
+            return out
+        if out.dtype == bool and not out.any():  # no value fails (the usual case): no gather
+            return np.zeros(len(indices), bool)
+        return out[indices]
+
+    def parsed(self, field_index: int) -> Parsed:
+        """Field ``field_index`` parsed, row by row (for what is not computed per value)."""
+        def compute() -> Parsed:
+            p, _, idx = self._field_source(field_index)
+            if idx is None:
+                return p
+            take = pa.array(idx)
+            return Parsed(missing=p.missing[idx], bad=p.bad[idx], typed=p.typed.take(take),
+                          key=None if p.key is None else p.key[idx])
+
+        return self.memo(("parsed", field_index), compute)
+
     def text_hashes(self, col: int) -> np.ndarray:
         """64-bit hashes of the text of physical column ``col`` (shared: do not modify)."""
-        return self.memo(("text", col), lambda: hash_text(
-            self.columns[col], self.table.many_distinct, col))
+        def compute() -> np.ndarray:
+            d = self.distinct(col)
+            if d is None:
+                return hash_strings(self.columns[col])
+            return hash_strings(d.values)[d.indices]
+
+        return self.memo(("text", col), compute)
 
     def values(self, col: int, idx: np.ndarray) -> list[Any]:
         """Text of column ``col`` at chunk positions ``idx`` (only for the few kept locations)."""
@@ -249,8 +325,8 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
                 break
             if offset == 0:
                 out.bom = block.startswith(codecs.BOM_UTF8)
-            lf, cr = block.count(b"\n"), block.count(b"\r")
-            crlf = block.count(b"\r\n") if cr else 0  # each count is a pass over the block
+            lf, cr, quotes = _byte_counts(block)
+            crlf = block.count(b"\r\n") if cr else 0
             joined = prev_cr and block[:1] == b"\n"  # a \r\n split between two blocks
             if out.first_crlf_line is None or out.first_lf_line is None or out.first_cr_line is None:
                 _first_line_ends(out, block, prev_cr, out.lf + out.cr - out.crlf, (lf, cr, crlf))
@@ -265,7 +341,7 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
                     carry = _check_utf8(out, carry + block, offset - len(carry), block, offset, lines_before)
                 else:
                     _check_codec(out, decoder, block, offset, lines_before)
-            out.quotes += block.count(b'"')
+            out.quotes += quotes
             lines_before += lf
             offset += len(block)
     if utf8 and carry and out.invalid_count_exact:
@@ -278,6 +354,14 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
     out.encoding_valid = out.invalid.count == 0
     out.encoding = expected if out.encoding_valid else "latin-1"
     return out
+
+
+def _byte_counts(block: bytes) -> tuple[int, int, int]:
+    """How many ``\\n``, ``\\r`` and ``"`` bytes ``block`` holds: numpy compares and counts
+    about four times faster than three ``bytes.count`` passes."""
+    data = np.frombuffer(block, np.uint8)
+    return (int(np.count_nonzero(data == 0x0A)), int(np.count_nonzero(data == 0x0D)),
+            int(np.count_nonzero(data == 0x22)))
 
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")

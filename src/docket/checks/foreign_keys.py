@@ -25,6 +25,7 @@ Keys of other resources come from a :class:`KeySource` that the package layer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,7 +44,7 @@ from docket.checks._hashes import (
     unmatched,
 )
 from docket.checks._scan import Chunk, TableContext
-from docket.checks._types import FieldSpec, mask
+from docket.checks._types import FieldSpec, Parsed, mask
 from docket.checks.base import CheckResult, Findings, TableCheck
 from docket.checks.registry import register
 
@@ -112,22 +113,40 @@ def key_hashes(chunk: Chunk, indexes: list[int], modes: tuple[bool, ...]
     hashes: np.ndarray | None = None
     all_none = np.ones(len(chunk), bool)
     for index, by_text in zip(indexes, modes, strict=True):
-        p = chunk.parsed(index)
-        none = p.missing | p.bad
+        none = chunk.per_value(index, _no_value)
         if by_text:
             col = table.field_columns[index]
             assert col is not None
             h = chunk.text_hashes(col)  # shared with duplicate rows (np.where below copies)
         else:
-            h = hash_canonical(p.typed)
-            if p.key is not None:  # datetimes: time zone given or not, digits below the microsecond
-                h = combine(h, p.key)
+            h = chunk.per_value(index, _canonical_hashes)
         h = np.where(none, NONE_HASH, h)
         all_none &= none
         hashes = h if hashes is None else combine(hashes, h)
     assert hashes is not None
     keep = np.flatnonzero(~all_none)
     return hashes[keep], keep
+
+
+def _no_value(p: Parsed, text: pa.Array) -> np.ndarray:
+    """Missing or mistyped: no value to compare (for :meth:`Chunk.per_value`)."""
+    return p.missing | p.bad
+
+
+def _canonical_hashes(p: Parsed, text: pa.Array) -> np.ndarray:
+    h = hash_canonical(p.typed)
+    if p.key is not None:  # datetimes: time zone given or not, digits below the microsecond
+        h = combine(h, p.key)
+    return h
+
+
+def _not_among(allowed: pa.Array, by_text: bool) -> Callable[[Parsed, pa.Array], np.ndarray]:
+    """A per-value test: which values (their text, or typed values) are not ``allowed``."""
+    def test(p: Parsed, text: pa.Array) -> np.ndarray:
+        found = mask(pc.is_in(text if by_text else p.typed, value_set=allowed))
+        return ~(p.missing | p.bad) & ~found
+
+    return test
 
 
 def by_value(local: list[FieldSpec], referenced: list[FieldSpec | None],
@@ -268,9 +287,8 @@ class ForeignKey(TableCheck):
     def chunk(self, table: TableContext, chunk: Chunk) -> None:
         for a in self._active:
             if a.values is not None:
-                values, none = key_values(chunk, a.local[0], a.modes[0])
-                found = mask(pc.is_in(values, value_set=a.values))
-                self._report_now(chunk, a, np.flatnonzero(~none & ~found))
+                unknown = _not_among(a.values, by_text=a.modes[0])
+                self._report_now(chunk, a, np.flatnonzero(chunk.per_value(a.local[0], unknown)))
                 continue
             if a.ref is not None:  # this chunk's keys join the table's key set
                 a.keys.add(key_hashes(chunk, a.ref, a.modes)[0])

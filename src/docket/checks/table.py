@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from docket.checks._hashes import NONE_HASH, DuplicateTracker, combine, hash_strings, hash_values
 from docket.checks._scan import Chunk, TableContext
-from docket.checks._types import FieldSpec, mask, parse_column
+from docket.checks._types import FieldSpec, Parsed, mask, parse_column
 from docket.checks.base import CheckResult, Findings, TableCheck
 from docket.checks.registry import register
 
@@ -425,6 +425,11 @@ class FieldSize(TableCheck):
 # -- values against the Table Schema ------------------------------------------------------------
 
 
+def _missing(p: Parsed, text: pa.Array) -> np.ndarray:
+    """Which values are missing (for :meth:`Chunk.per_value`)."""
+    return p.missing
+
+
 class _FieldCheck(TableCheck, ABC):
     """A check applied field by field on parsed chunks; subclasses pick fields and failing rows."""
 
@@ -445,7 +450,7 @@ class _FieldCheck(TableCheck, ABC):
         self._fields = [(i, s, c) for i, s, c in table.mapped_fields() if self.applies(s)]
 
     def prepare(self, table: TableContext, chunk: Chunk):
-        return [lambda i=index: chunk.parsed(i) for index, _, _ in self._fields]
+        return [lambda i=index: chunk.per_value(i, _missing) for index, _, _ in self._fields]
 
     def chunk(self, table: TableContext, chunk: Chunk) -> None:
         for index, spec, col in self._fields:
@@ -485,7 +490,7 @@ class TypeAndFormat(_FieldCheck):
             "email", "uri", "uuid", "binary")
 
     def failing(self, table, chunk, index, spec):
-        return chunk.parsed(index).bad
+        return chunk.per_value(index, lambda p, text: p.bad)
 
     def note(self, spec: FieldSpec) -> str:
         return f"expected {describe_type(spec)}"
@@ -514,7 +519,7 @@ class Required(_FieldCheck):
         super().start(table)
 
     def failing(self, table, chunk, index, spec):
-        return chunk.parsed(index).missing
+        return chunk.per_value(index, _missing)
 
     def note(self, spec):
         return "required" if spec.constraints.get("required") else "primary-key field"
@@ -544,9 +549,8 @@ class Enum(_ConstraintCheck):
     constraint = "enum"
 
     def failing(self, table, chunk, index, spec):
-        p = chunk.parsed(index)
         allowed = spec.parsed_constraints["enum"]
-        return p.good & ~mask(pc.is_in(p.typed, value_set=allowed))
+        return chunk.per_value(index, lambda p, text: p.good & ~mask(pc.is_in(p.typed, value_set=allowed)))
 
     def note(self, spec):
         return f"allowed: {spec.constraints['enum']}"
@@ -569,15 +573,17 @@ class _Bound(_FieldCheck):
         return spec.parsable and bool({self.bound, self.exclusive} & set(spec.parsed_constraints))
 
     def failing(self, table, chunk, index, spec):
-        p = chunk.parsed(index)
-        bad = np.zeros(len(chunk), bool)
-        if pa.types.is_floating(p.typed.type):  # NaN is beyond every bound (unless declared missing)
-            bad |= mask(pc.is_nan(p.typed))
-        if self.bound in spec.parsed_constraints:
-            bad |= mask(self.beyond(p.typed, spec.parsed_constraints[self.bound][0]))
-        if self.exclusive in spec.parsed_constraints:
-            bad |= mask(self.at_or_beyond(p.typed, spec.parsed_constraints[self.exclusive][0]))
-        return bad
+        def past(p: Parsed, text: pa.Array) -> np.ndarray:
+            bad = np.zeros(len(p.missing), bool)
+            if pa.types.is_floating(p.typed.type):  # NaN is beyond every bound (unless missing)
+                bad |= mask(pc.is_nan(p.typed))
+            if self.bound in spec.parsed_constraints:
+                bad |= mask(self.beyond(p.typed, spec.parsed_constraints[self.bound][0]))
+            if self.exclusive in spec.parsed_constraints:
+                bad |= mask(self.at_or_beyond(p.typed, spec.parsed_constraints[self.exclusive][0]))
+            return bad
+
+        return chunk.per_value(index, past)
 
     def note(self, spec):
         key = self.bound if self.bound in spec.constraints else self.exclusive
@@ -624,10 +630,9 @@ class Pattern(_FieldCheck):
         return "pattern" in spec.constraints
 
     def failing(self, table, chunk, index, spec):
-        p = chunk.parsed(index)
-        ok = mask(pc.match_substring_regex(chunk.columns[table.field_columns[index]],
-                                           f"^(?:{spec.constraints['pattern']})$"))
-        return ~p.missing & ~ok
+        pattern = f"^(?:{spec.constraints['pattern']})$"
+        return chunk.per_value(index, lambda p, text: ~p.missing & ~mask(
+            pc.match_substring_regex(text, pattern)))
 
     def note(self, spec):
         return f"pattern {spec.constraints['pattern']}"
@@ -649,14 +654,16 @@ class Length(_FieldCheck):
         return bool({"minLength", "maxLength"} & set(spec.constraints))
 
     def failing(self, table, chunk, index, spec):
-        p = chunk.parsed(index)
-        length = pc.utf8_length(chunk.columns[table.field_columns[index]])
-        bad = np.zeros(len(chunk), bool)
-        if "minLength" in spec.constraints:
-            bad |= mask(pc.less(length, int(spec.constraints["minLength"])))
-        if "maxLength" in spec.constraints:
-            bad |= mask(pc.greater(length, int(spec.constraints["maxLength"])))
-        return bad & ~p.missing
+        def wrong_length(p: Parsed, text: pa.Array) -> np.ndarray:
+            length = pc.utf8_length(text)
+            bad = np.zeros(len(p.missing), bool)
+            if "minLength" in spec.constraints:
+                bad |= mask(pc.less(length, int(spec.constraints["minLength"])))
+            if "maxLength" in spec.constraints:
+                bad |= mask(pc.greater(length, int(spec.constraints["maxLength"])))
+            return bad & ~p.missing
+
+        return chunk.per_value(index, wrong_length)
 
     def note(self, spec):
         c = spec.constraints
@@ -709,20 +716,22 @@ class MissingValues(_FieldCheck):
                         pa.string()), False
 
     def failing(self, table, chunk, index, spec):
-        p = chunk.parsed(index)
-        n_missing = int(p.missing.sum())
+        n_missing = int(chunk.per_value(index, _missing).sum())
         if n_missing:
             label = spec.name
             self._declared[label] = self._declared.get(label, 0) + n_missing
         codes, anywhere = self._codes[index]
-        raw = chunk.columns[table.field_columns[index]]
-        if anywhere:
-            return ~p.missing & mask(pc.is_in(raw, value_set=codes))
-        bad = np.flatnonzero(p.bad)
-        out = np.zeros(len(chunk), bool)
-        if len(bad) and len(codes):
-            out[bad] = mask(pc.is_in(raw.take(pa.array(bad)), value_set=codes))
-        return out
+
+        def undeclared(p: Parsed, text: pa.Array) -> np.ndarray:
+            if anywhere:
+                return ~p.missing & mask(pc.is_in(text, value_set=codes))
+            bad = np.flatnonzero(p.bad)
+            out = np.zeros(len(p.bad), bool)
+            if len(bad) and len(codes):
+                out[bad] = mask(pc.is_in(text.take(pa.array(bad)), value_set=codes))
+            return out
+
+        return chunk.per_value(index, undeclared)
 
     def note(self, spec):
         return f"not in missingValues {spec.missing_values}"
@@ -744,7 +753,7 @@ def _key_hashes(chunk: Chunk, table: TableContext, indexes: list[int]) -> tuple[
         keep = np.ones(len(chunk), bool)
         hashes: np.ndarray | None = None
         for index in indexes:
-            keep &= ~chunk.parsed(index).missing
+            keep &= ~chunk.per_value(index, _missing)
             h = _field_hashes(chunk, table, index)
             hashes = h if hashes is None else combine(hashes, h)
         assert hashes is not None
@@ -766,13 +775,11 @@ def _field_hashes(chunk: Chunk, table: TableContext, index: int) -> np.ndarray:
     without a typed value (wrong type, integers too long to compare) by their text, marked;
     every missing value alike (:data:`NONE_HASH`: each missing-value code is the same absence).
     """
-    def compute() -> np.ndarray:
-        spec = table.fields[index]
-        col = table.field_columns[index]
-        assert col is not None
-        p = chunk.parsed(index)
+    spec = table.fields[index]
+
+    def value_hashes(p: Parsed, text: pa.Array) -> np.ndarray:
         if spec.type in ("string", "any") or not spec.parsable:
-            h = chunk.text_hashes(col).copy()
+            h = hash_strings(text)
         else:
             h = hash_values(p.typed)
             if p.key is not None:  # datetimes: zoned or local, digits below the microsecond
@@ -780,11 +787,11 @@ def _field_hashes(chunk: Chunk, table: TableContext, index: int) -> np.ndarray:
             odd = ~p.missing & mask(pc.is_null(p.typed))
             if odd.any():
                 pos = np.flatnonzero(odd)
-                h[pos] = hash_strings(chunk.columns[col].take(pa.array(pos))) ^ _AS_TEXT
+                h[pos] = hash_strings(text.take(pa.array(pos))) ^ _AS_TEXT
         h[p.missing] = NONE_HASH
         return h
 
-    return chunk.memo(("field", index), compute)
+    return chunk.memo(("field", index), lambda: chunk.per_value(index, value_hashes))
 
 
 class _RepeatCheck(TableCheck):
