@@ -11,12 +11,12 @@ from typing import Any
 
 from docket.checks import foreign_keys, registry
 from docket.checks._scan import (
-    DEFAULT_SPILL_ROWS,
     TableContext,
     block_size_for,
     prepass,
     run_table_checks,
     settle_dialect,
+    spill_rows_for,
 )
 from docket.checks._types import FieldSpec, missing_texts
 from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, RecordContext
@@ -154,16 +154,16 @@ def table_context(
     encoding: str | None = None,
     dialect: dict[str, Any] | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
-    spill_rows: int = DEFAULT_SPILL_ROWS,
+    spill_rows: int | None = None,
 ) -> TableContext:
     """A file made ready to stream: bytes measured, dialect and header settled, schema mapped.
 
     Shared by the scan and by the key pass over a resource that foreign keys refer to, so both
     read a file exactly alike. ``unreadable`` says why no rows can be read, if so.
     """
-    table = TableContext(path=path, name=name or path.name, schema=schema,
-                         sample_size=sample_size, spill_rows=spill_rows)
+    table = TableContext(path=path, name=name or path.name, schema=schema, sample_size=sample_size)
     table.prepass = prepass(path, table.name, encoding, sample_size)
+    table.spill_rows = spill_rows if spill_rows is not None else spill_rows_for(table.prepass.size)
     if table.prepass.size == 0:
         table.unreadable = "the file is empty (0 bytes)"
     else:
@@ -182,7 +182,7 @@ def scan_file(
     dialect: dict[str, Any] | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     block_size: int | None = None,
-    spill_rows: int = DEFAULT_SPILL_ROWS,
+    spill_rows: int | None = None,
     references: foreign_keys.KeySource | None = None,
 ) -> tuple[list[CheckResult], dict[str, Any]]:
     """Run every table check on one file; returns the results and the file's entry.
@@ -237,13 +237,14 @@ def check_table(
     dialect: dict[str, Any] | str | Path | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     block_size: int | None = None,
-    spill_rows: int = DEFAULT_SPILL_ROWS,
+    spill_rows: int | None = None,
 ) -> Report:
     """Check one CSV file, optionally against a Table Schema (a dict or a JSON file).
 
     ``severities`` overrides default severities (``{check_id: "info"|"warn"|"error"|"off"}``).
     ``block_size`` (bytes read per chunk) and ``spill_rows`` (hash entries held in memory before
-    spilling to disk) bound memory; the report does not depend on them.
+    spilling to disk; by default more for files small enough to read in large blocks) bound
+    memory; the report does not depend on them.
     """
     path = Path(path)
     if path.is_dir():
@@ -298,7 +299,7 @@ def check_request(
     severities: dict[str, str] | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     block_size: int | None = None,
-    spill_rows: int = DEFAULT_SPILL_ROWS,
+    spill_rows: int | None = None,
 ) -> Report:
     """Every check on a request: metadata completeness, congruence, and the checks each file's
     kind calls for, the kind measured from its bytes (:func:`docket.checks.media.sniff`): the table
@@ -498,7 +499,7 @@ class RequestKeys:
     """
 
     def __init__(self, record: dict[str, Any], tables: list[_RequestTable], spill_dir: Path,
-                 spill_rows: int, sample_size: int) -> None:
+                 spill_rows: int | None, sample_size: int) -> None:
         from docket.checks.package import Package, PackageKeys, Resource
 
         resources = [Resource(index=i, name=t.name, declared_path=t.name, path=t.path, schema=t.schema,
@@ -598,7 +599,7 @@ def check_file(
     media_type: str | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     block_size: int | None = None,
-    spill_rows: int = DEFAULT_SPILL_ROWS,
+    spill_rows: int | None = None,
 ) -> Report:
     """Check one file by what its bytes are (``docket check FILE``): a table gets
     :func:`check_table`; text, NetCDF and other files get the checks of their kind.

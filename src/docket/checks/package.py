@@ -41,7 +41,6 @@ from docket.checks._run import (
     table_context,
 )
 from docket.checks._scan import (
-    DEFAULT_SPILL_ROWS,
     MAX_BLOCK_SIZE,
     _Straddle,
     block_size_for,
@@ -296,7 +295,8 @@ class PackageKeys:
     every table that refers to it; its memory is bounded by ``spill_rows`` like the scan's.
     """
 
-    def __init__(self, package: Package, spill_dir: Path, spill_rows: int, sample_size: int) -> None:
+    def __init__(self, package: Package, spill_dir: Path, spill_rows: int | None,
+                 sample_size: int) -> None:
         self.package = package
         self.spill_dir = spill_dir
         self.spill_rows = spill_rows
@@ -337,7 +337,7 @@ class PackageKeys:
     def _read_keys(self, table, ref: list[int], modes: tuple[bool, ...], valued: bool,
                    n: int) -> Referenced:
         size = block_size_for(table.prepass.size)
-        limit = self.spill_rows * KEY_LIMIT_FACTOR
+        limit = table.spill_rows * KEY_LIMIT_FACTOR
         while True:
             keys = KeySet(self.spill_dir / f"keys-{n}-{size}", limit, "keys")
             values: list[pa.Array] | None = [] if valued else None
@@ -391,7 +391,7 @@ def check_package(
     severities: dict[str, str] | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     block_size: int | None = None,
-    spill_rows: int = DEFAULT_SPILL_ROWS,
+    spill_rows: int | None = None,
 ) -> Report:
     """Check a Data Package (or one Data Resource) descriptor and every resource it lists."""
     package = load_package(path)
