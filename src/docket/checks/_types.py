@@ -211,13 +211,12 @@ def parse_column(spec: FieldSpec, s: pa.Array, missing: np.ndarray | None = None
         # int64; longer integers are valid but not compared (see the module's note).
         digits = pc.binary_length(t).to_numpy(zero_copy_only=False) - signed
         castable = ok & (digits <= 18)
-        typed = pc.cast(pc.if_else(pa.array(castable & present), _unplussed(t, signed), "0"),
-                        pa.int64())
+        typed = pc.cast(_where_or_zero(castable & present, _unplussed(t, signed)), pa.int64())
         return _done(missing, present & ~ok, typed, castable)
     if kind == "number":
         t = _numeric_text(spec, s)
         ok = _match(t, _NUMBER_RE)
-        typed = pc.cast(pc.if_else(pa.array(ok & present), t, "0"), pa.float64())
+        typed = pc.cast(_where_or_zero(ok & present, t), pa.float64())
         typed = pc.add(typed, 0.0)  # -0 is the number 0 (enum, unique): -0.0 + 0.0 is 0.0
         return _done(missing, present & ~ok, typed, ok)
     if kind == "boolean":
@@ -227,7 +226,7 @@ def parse_column(spec: FieldSpec, s: pa.Array, missing: np.ndarray | None = None
         return _done(missing, present & ~ok, pa.array(yes), ok)
     if kind == "year":
         ok = _match(s, r"^[+-]?\d{4}$")
-        typed = pc.cast(pc.if_else(pa.array(ok & present), _unplussed(s, ok), "0"), pa.int64())
+        typed = pc.cast(_where_or_zero(ok & present, _unplussed(s, ok)), pa.int64())
         return _done(missing, present & ~ok, typed, ok)
     if kind == "yearmonth":
         ok = _match(s, r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -264,13 +263,20 @@ def parse_column(spec: FieldSpec, s: pa.Array, missing: np.ndarray | None = None
     raise AssertionError(kind)  # pragma: no cover - TYPES is exhaustive
 
 
+def _where_or_zero(castable: np.ndarray, t: pa.Array) -> pa.Array:
+    """``t`` with ``"0"`` where not ``castable``, ready for Arrow's cast (which stops at the
+    first value it cannot read); no copy when every value is castable (most columns)."""
+    return t if castable.all() else pc.if_else(pa.array(castable), t, "0")
+
+
 def _done(missing: np.ndarray, bad: np.ndarray, typed: pa.Array, ok: np.ndarray,
           key: np.ndarray | None = None) -> Parsed:
-    keep = pa.array(ok & ~missing & ~bad)
-    null = pa.scalar(None, typed.type)
+    good = ok & ~missing & ~bad
     if key is not None:
-        key = np.where(ok & ~missing & ~bad, key, np.uint64(0)).astype(np.uint64)
-    return Parsed(missing=missing, bad=bad, typed=pc.if_else(keep, typed, null), key=key)
+        key = np.where(good, key, np.uint64(0)).astype(np.uint64)
+    if not good.all():  # values without one become null (every value has one: no copy)
+        typed = pc.if_else(pa.array(good), typed, pa.scalar(None, typed.type))
+    return Parsed(missing=missing, bad=bad, typed=typed, key=key)
 
 
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int32)
