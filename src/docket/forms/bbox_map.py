@@ -333,7 +333,7 @@ class BoxMap:
         rest = tuple(x for x in self.map.layers if x is not self.land)
         self.map.layers = (layer, *rest)
         if self.box is not None:
-            self.map.center, self.map.zoom = view_for(self.box, self.crs)
+            self._view(self.box)
 
     def show(self, box: tuple[float, float, float, float] | None, centre: bool = True) -> None:
         """Draw ``box`` (centring the map on it when ``centre``), or remove the rectangle."""
@@ -356,7 +356,24 @@ class BoxMap:
             self.rectangle.transform = True
             self.map.add(self.rectangle)
         if centre:
-            self.map.center, self.map.zoom = view_for(box, self.crs)
+            self._view(box)
+
+    def _view(self, box: tuple[float, float, float, float]) -> None:
+        """Centre the map on ``box`` at the zoom that shows it: the zoom first, then the centre.
+
+        jupyter-leaflet applies a new zoom at once around the centre its model holds, and pans
+        (animated) to a new centre. A pan cut short by the next edit ends with a ``moveend`` that
+        writes where it stopped into that model; a zoom arriving after it then settled the map
+        there, half-way (a form test saw the box off-centre after four quick edits on a loaded
+        machine). With the centre sent last, and sent again when it did not change, the map's
+        last move is always the pan to the box's centre.
+        """
+        centre, zoom = view_for(box, self.crs)
+        self.map.zoom = zoom
+        before = list(self.map.center)
+        self.map.center = centre
+        if list(self.map.center) == before:
+            self.map.send_state("center")
 
     def _dragged(self, change: dict[str, Any]) -> None:
         if self._setting:
