@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from docket.checks import _scan as scan
 from docket.checks import _types as types
 from docket.checks import check_table
+from docket.checks import table as table_checks
 from docket.checks._scan import read_ahead
 
 # -- ISO dates ------------------------------------------------------------------------------------
@@ -315,3 +316,44 @@ def test_values_checked_once_per_distinct_value_decide_as_row_by_row(tmp_path_fa
         by_row = _everything(check_table(path, _DISTINCT_SCHEMA, block_size=block))
     assert by_value == by_row
     assert any(c[2] for c in by_row)  # the draws hold errors: the comparison is not of empties
+
+
+# -- duplicate rows through the primary key ------------------------------------------------------
+
+_ROW_SCHEMA = {
+    "fields": [{"name": "id", "type": "integer"}, {"name": "k", "type": "string"},
+               {"name": "day", "type": "date"}, {"name": "x", "type": "number"},
+               {"name": "note", "type": "string"}],
+    "missingValues": ["", "NA"],
+}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_duplicate_rows_found_through_the_primary_key_are_those_found_by_hashing_every_row(
+        tmp_path_factory, data):
+    """Two equal rows have equal keys, so duplicate rows are looked for among the rows whose key
+    repeats (read again after the scan) and the rows lacking part of their key: the report is
+    the one hashing every row gives, finding for finding, whatever the key, blank and ragged
+    rows, block size and spilling."""
+    n = data.draw(st.integers(64, 300), label="rows")
+    pools = {"id": ["1", "2", "01", "3", "x", "", "NA", "+2"], "k": ["a", "b", "", "NA"],
+             "day": ["2021-01-01", "2021-01-02", "bad"], "x": ["1", "1.0", "2", "NaN"],
+             "note": ["", "n", "m"]}
+    rows = [[data.draw(st.sampled_from(pool)) for pool in pools.values()] for _ in range(n)]
+    for i in data.draw(st.lists(st.integers(1, n - 1), min_size=1, max_size=20), label="copies"):
+        rows[i] = list(rows[data.draw(st.integers(0, i - 1))])  # a whole row repeated
+    lines = [",".join(r) for r in rows]
+    for i in data.draw(st.lists(st.integers(0, n - 1), max_size=3), label="odd"):
+        lines[i] = data.draw(st.sampled_from(["", ",,,,", "1,a", "1,a,2021-01-01,1,n,extra"]))
+    path = tmp_path_factory.mktemp("rows") / "data.csv"
+    path.write_text("id,k,day,x,note\n" + "\n".join(lines) + "\n")
+    key = data.draw(st.sampled_from([["id"], ["id", "k"], ["k", "day"]]), label="key")
+    schema = {**_ROW_SCHEMA, "primaryKey": key}
+    options = {"block_size": data.draw(st.sampled_from([1 << 9, 1 << 20]), label="block"),
+               "spill_rows": data.draw(st.sampled_from([50, 10**6]), label="spill")}
+    through_key = _everything(check_table(path, schema, **options))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(table_checks, "DEFER_TO_PRIMARY_KEY", False)
+        every_row = _everything(check_table(path, schema, **options))
+    assert through_key == every_row

@@ -59,9 +59,15 @@ _LARGE_BLOCK_SIZE = 4 << 20
 _LARGE_BLOCKS_UP_TO = 128 << 20
 
 
+def small_file(size: int) -> bool:
+    """Whether a file of ``size`` bytes is read in large blocks, its checks' state held in memory
+    (up to 128 MiB: speed first); a larger one is checked in bounded memory."""
+    return size <= _LARGE_BLOCKS_UP_TO
+
+
 def block_size_for(size: int) -> int:
     """The block size to read a file of ``size`` bytes with (see the note above)."""
-    return _LARGE_BLOCK_SIZE if size <= _LARGE_BLOCKS_UP_TO else DEFAULT_BLOCK_SIZE
+    return _LARGE_BLOCK_SIZE if small_file(size) else DEFAULT_BLOCK_SIZE
 MAX_BLOCK_SIZE = 64 << 20
 DEFAULT_SPILL_ROWS = 200_000
 #: Repeat and key entries (16 bytes each) a check holds in memory before spilling them to bucket
@@ -72,7 +78,7 @@ _SMALL_FILE_SPILL_ROWS = 1_200_000
 
 def spill_rows_for(size: int) -> int:
     """Entries held before spilling, for a file of ``size`` bytes (see the notes above)."""
-    return _SMALL_FILE_SPILL_ROWS if size <= _LARGE_BLOCKS_UP_TO else DEFAULT_SPILL_ROWS
+    return _SMALL_FILE_SPILL_ROWS if small_file(size) else DEFAULT_SPILL_ROWS
 _PREPASS_BLOCK = 1 << 20
 _MAX_ENCODING_ERRORS = 10_000
 
@@ -146,6 +152,8 @@ class TableContext:
     unreadable: str | None = None
     #: Physical columns whose text hardly repeats: hashed row by row, not through a dictionary.
     many_distinct: set[int] = field(default_factory=set)
+    #: What several checks of one run share (a key's repeat tracker), made afresh for each run.
+    shared: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def has_schema(self) -> bool:
@@ -664,6 +672,7 @@ def run_table_checks(table: TableContext, make_checks, block_size: int) -> list[
         table.parse_error_row = None
         table.ragged = Findings(table.sample_size, table.name)
         table.block_size = size
+        table.shared = {}
         with tempfile.TemporaryDirectory(prefix="docket-check-") as tmp:
             table.spill_dir = Path(tmp)
             for check in checks:
@@ -678,6 +687,7 @@ def run_table_checks(table: TableContext, make_checks, block_size: int) -> list[
                     f"a row is longer than {MAX_BLOCK_SIZE >> 20} MiB and cannot be read ({exc})"
                 )
                 table.parse_error_row = table.rows + 1
+            _revisit(table, checks, size)
             results = _conclude(table, checks)
             _fill_values(table, checks, results, size)
             return results
@@ -692,7 +702,7 @@ def _conclude(table: TableContext, checks: list[TableCheck]) -> list[CheckResult
     in does not matter. A larger file's checks finish one at a time: two sorting their spilled
     buckets at once raised the 2 GiB check's peak by 10 MB.
     """
-    if table.prepass.size > _LARGE_BLOCKS_UP_TO:
+    if not small_file(table.prepass.size):
         return [check.conclude(table) for check in checks]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="docket-conclude") as pool:
         return list(pool.map(lambda check: check.conclude(table), checks))
@@ -810,6 +820,37 @@ def _set_aside_blank_rows(chunk: Chunk) -> None:
         where = pa.array(keep)
         chunk.columns = [c.filter(where) for c in chunk.columns]
         chunk.rows = chunk.rows[keep]
+
+
+def _revisit(table: TableContext, checks: list[TableCheck], block_size: int) -> None:
+    """One more read, when checks ask to see some rows again (:meth:`TableCheck.revisit`),
+    handing each its rows as small chunks of their own; it stops after the last row asked for."""
+    if table.parse_error or table.unreadable:
+        return
+    wanted = [(check, rows) for check in checks
+              if (rows := check.revisit(table)) is not None and len(rows)]
+    if not wanted:
+        return
+    last = max(int(rows[-1]) for _, rows in wanted)
+    try:
+        for chunk in iter_chunks(table, block_size):
+            _set_aside_blank_rows(chunk)  # as the scan did: the same rows at the same numbers
+            if not len(chunk.rows):
+                continue
+            for check, rows in wanted:
+                inside = rows[np.searchsorted(rows, chunk.rows[0]):
+                              np.searchsorted(rows, chunk.rows[-1], side="right")]
+                at = np.searchsorted(chunk.rows, inside)  # rows increase: a binary search each
+                hit = at[chunk.rows[at] == inside]
+                if len(hit):
+                    take = pa.array(hit)
+                    check.seen_again(table, Chunk(table, [c.take(take) for c in chunk.columns],
+                                                  chunk.rows[hit]))
+            if chunk.rows[-1] >= last:
+                break
+    except (pa.ArrowException, _Straddle, UnicodeDecodeError, OSError) as exc:
+        for check, _ in wanted:
+            check.revisit_failed(table, f"{type(exc).__name__}: {exc}")
 
 
 def _columns_named(wanted: dict[int, list[dict[str, Any]]]) -> list[int] | None:

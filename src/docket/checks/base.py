@@ -267,6 +267,21 @@ class TableCheck(Check):
         """
         return ()
 
+    def revisit(self, table: TableContext) -> np.ndarray | None:
+        """Data rows (sorted) this check must see again before it can finish, after the scan.
+
+        A check that can often conclude from compact state alone (duplicate rows, when a primary
+        key shows no row repeats its key) names the few rows it needs in full; one more read
+        hands them to :meth:`seen_again`. None (the default) or no rows: no second look.
+        """
+        return None
+
+    def seen_again(self, table: TableContext, chunk: Chunk) -> None:
+        """The rows :meth:`revisit` asked for that are in ``chunk`` (only those rows)."""
+
+    def revisit_failed(self, table: TableContext, reason: str) -> None:
+        """The second read failed (the file changed since the scan?): say so in the result."""
+
     def finish(self, table: TableContext) -> CheckResult | None:
         return self.result(self._findings, found=self.describe(self._findings, table))
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from docket.checks._hashes import NONE_HASH, DuplicateTracker, combine, hash_strings, hash_values
-from docket.checks._scan import Chunk, TableContext
+from docket.checks._scan import Chunk, TableContext, small_file
 from docket.checks._types import FieldSpec, Parsed, mask, parse_column
 from docket.checks.base import CheckResult, Findings, TableCheck
 from docket.checks.registry import register
@@ -763,6 +763,48 @@ def _key_hashes(chunk: Chunk, table: TableContext, indexes: list[int]) -> tuple[
     return chunk.memo(("key", tuple(indexes)), compute)
 
 
+def _key_tracker(table: TableContext, indexes: list[int], owner: str) -> DuplicateTracker:
+    """The repeat tracker of a key (one or more fields) for check ``owner``.
+
+    In a small file the checks that need the same key share one tracker and one sort at the end
+    (a field both ``unique`` and the primary key; duplicate rows through the primary key). A
+    larger file's tracker is read once, bucket by bucket, in bounded memory: each check has its
+    own, as before.
+    """
+    key = ("key", tuple(indexes)) if small_file(table.prepass.size) else ("key", tuple(indexes), owner)
+    if key not in table.shared:
+        name = "-".join(["key", *map(str, indexes)] + ([] if len(key) == 2 else [owner]))
+        table.shared[key] = DuplicateTracker(table.spill_dir, table.spill_rows, name,
+                                             keep_repeats=len(key) == 2)
+    return table.shared[key]
+
+
+def _track_keys(chunk: Chunk, table: TableContext, indexes: list[int], owner: str
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_key_hashes`, added to the key's tracker (:func:`_key_tracker`) once per chunk."""
+    h, idx = _key_hashes(chunk, table, indexes)
+    tracker = _key_tracker(table, indexes, owner)
+    chunk.memo(("tracked", id(tracker)), lambda: tracker.add(h, chunk.rows[idx]))
+    return h, idx
+
+
+#: Whether duplicate rows may be looked for through the primary key (see DuplicateRow); a test
+#: turns it off to compare the two ways.
+DEFER_TO_PRIMARY_KEY = True
+
+
+def _deferring_key(table: TableContext) -> list[int] | None:
+    """The primary key's field indexes, when duplicate rows can be found through it: a key
+    whose every field is in the file, in a file small enough to hold its repeated rows' numbers
+    (larger files hash every row, in bounded memory, as before)."""
+    if not DEFER_TO_PRIMARY_KEY or not table.primary_key or not small_file(table.prepass.size):
+        return None
+    names = {spec.name: i for i, spec, _ in table.mapped_fields()}
+    if not all(n in names for n in table.primary_key):
+        return None
+    return [names[n] for n in table.primary_key]
+
+
 #: Marks a value hashed by its text because it has no typed value (it failed its type).
 _AS_TEXT = np.uint64(0x5BD1E995)
 
@@ -824,8 +866,7 @@ class Unique(_RepeatCheck):
     def start(self, table):
         super().start(table)
         self._trackers = {
-            i: DuplicateTracker(table.spill_dir, table.spill_rows, f"unique-{i}")
-            for i, spec, _ in table.mapped_fields()
+            i: _key_tracker(table, [i], self.id) for i, spec, _ in table.mapped_fields()
             if spec.constraints.get("unique") and spec.parsable
         }
 
@@ -833,9 +874,8 @@ class Unique(_RepeatCheck):
         return [lambda i=i: _key_hashes(chunk, table, [i]) for i in self._trackers]
 
     def chunk(self, table, chunk):
-        for i, tracker in self._trackers.items():
-            h, idx = _key_hashes(chunk, table, [i])
-            tracker.add(h, chunk.rows[idx])
+        for i in self._trackers:
+            _track_keys(chunk, table, [i], self.id)
 
     def finish(self, table):
         if not self._trackers:
@@ -863,15 +903,15 @@ class PrimaryKey(_RepeatCheck):
         names = {spec.name: i for i, spec, _ in table.mapped_fields()}
         self._indexes = [names[n] for n in table.primary_key if n in names]
         self._complete = len(self._indexes) == len(table.primary_key) and bool(self._indexes)
-        self._tracker = DuplicateTracker(table.spill_dir, table.spill_rows, "pk")
+        if self._complete:
+            self._tracker = _key_tracker(table, self._indexes, self.id)
 
     def prepare(self, table, chunk):
         return [lambda: _key_hashes(chunk, table, self._indexes)] if self._complete else []
 
     def chunk(self, table, chunk):
         if self._complete:
-            h, idx = _key_hashes(chunk, table, self._indexes)
-            self._tracker.add(h, chunk.rows[idx])
+            _track_keys(chunk, table, self._indexes, self.id)
 
     def finish(self, table):
         if not table.primary_key:
@@ -909,22 +949,52 @@ class DuplicateRow(_RepeatCheck):
         # a declared field's cells compare as values of its type (as frictionless compares
         # parsed rows); other columns, and every column without a schema, by their text
         self._field_of = {col: i for i, spec, col in table.mapped_fields() if spec.parsable}
+        self._key = _deferring_key(table)
+        self._keys = _key_tracker(table, self._key, self.id) if self._key is not None else None
+        self._failed: str | None = None
 
     def _column_hashes(self, table, chunk, col: int) -> np.ndarray:
         index = self._field_of.get(col)
         return chunk.text_hashes(col) if index is None else _field_hashes(chunk, table, index)
 
+    def _row_hashes(self, table, chunk) -> np.ndarray:
+        hashes = self._column_hashes(table, chunk, 0)
+        for col in range(1, len(chunk.columns)):
+            hashes = combine(hashes, self._column_hashes(table, chunk, col))
+        return hashes
+
     def prepare(self, table, chunk):
+        if self._key is not None:
+            return [lambda: _key_hashes(chunk, table, self._key)]
         return [lambda c=c: self._column_hashes(table, chunk, c) for c in range(len(chunk.columns))]
 
     def chunk(self, table, chunk):
         # entirely empty rows never get here (the scan sets them aside for table.blank-row)
-        hashes = self._column_hashes(table, chunk, 0)
-        for col in range(1, len(chunk.columns)):
-            hashes = combine(hashes, self._column_hashes(table, chunk, col))
-        self._tracker.add(hashes, chunk.rows)
+        if self._key is None:
+            self._tracker.add(self._row_hashes(table, chunk), chunk.rows)
+            return
+        # Two equal rows have equal keys: remember each row's key (shared with the primary-key
+        # check) and look at whole rows only where a key repeats (after the scan, see revisit).
+        # A row lacking part of its key has no key to go by: it is hashed whole now (rare).
+        _, idx = _track_keys(chunk, table, self._key, self.id)
+        if len(idx) < len(chunk):
+            keyless = np.ones(len(chunk), bool)
+            keyless[idx] = False
+            self._tracker.add(self._row_hashes(table, chunk)[keyless], chunk.rows[keyless])
+
+    def revisit(self, table):
+        return None if self._keys is None else self._keys.repeated_rows()
+
+    def seen_again(self, table, chunk):
+        self._tracker.add(self._row_hashes(table, chunk), chunk.rows)
+
+    def revisit_failed(self, table, reason):
+        self._failed = reason
 
     def finish(self, table):
+        if self._failed:
+            return self.not_checked(f"the rows sharing a primary key could not be read again "
+                                    f"({self._failed})", table.name)
         self._report(table, self._tracker, None, None)
         return super().finish(table)
 
