@@ -357,3 +357,45 @@ def test_duplicate_rows_found_through_the_primary_key_are_those_found_by_hashing
         mp.setattr(table_checks, "DEFER_TO_PRIMARY_KEY", False)
         every_row = _everything(check_table(path, schema, **options))
     assert through_key == every_row
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 10**6), min_size=64, max_size=400), st.data())
+def test_increasing_keys_skip_the_sort_and_every_repeat_is_still_found(tmp_path_factory, keys, data):
+    """Keys in increasing order (row ids, times) cannot repeat, and the repeat trackers skip
+    their sort; a key equal to the previous one, also across two blocks, or any step back
+    stops the shortcut. The repeats found are those a plain count finds."""
+    keys = sorted(keys)  # increasing, with the repeats the draw holds ...
+    for i in data.draw(st.lists(st.integers(1, len(keys) - 1), max_size=3), label="back"):
+        keys[i] = keys[i - 1] - data.draw(st.integers(0, 2))  # ... and a few repeats or steps back
+    path = tmp_path_factory.mktemp("keys") / "keys.csv"
+    path.write_text("id,day,x\n" + "".join(f"{k},2021-01-{1 + k % 28:02d},1\n" for k in keys))
+    first: dict[int, int] = {}
+    expected = []
+    for row, k in enumerate(keys, start=1):
+        if k in first:
+            expected.append((row, f"same as row {first[k]}"))
+        first.setdefault(k, row)
+    schema = {"fields": [{"name": "id", "type": "integer", "constraints": {"unique": True}},
+                         {"name": "day", "type": "date"}, {"name": "x", "type": "number"}],
+              "primaryKey": "id"}
+    report = check_table(path, schema, block_size=data.draw(st.sampled_from([256, 1 << 20])),
+                         sample_size=10**6)
+    for check in ("table.primary-key", "table.unique", "table.duplicate-row"):
+        found = [(loc["row"], loc["note"]) for loc in report.get(check).locations]
+        assert found == expected, check
+
+
+def test_a_key_repeated_across_two_blocks_stops_the_increasing_shortcut(tmp_path):
+    """Unique increasing ids but one, equal to the id before it, wherever it falls: at the start
+    of a block, its end, or inside."""
+    schema = {"fields": [{"name": "id", "type": "integer"}, {"name": "x"}], "primaryKey": "id"}
+    n = 80
+    for at in range(1, n):
+        keys = list(range(100, 100 + n))
+        keys[at] = keys[at - 1]
+        path = tmp_path / f"repeat-{at}.csv"
+        path.write_text("id,x\n" + "".join(f"{k},v\n" for k in keys))
+        report = check_table(path, schema, block_size=200)  # about a dozen rows a block
+        assert [(loc["row"], loc["note"]) for loc in report.get("table.primary-key").locations] == [
+            (at + 1, f"same as row {at}")], at

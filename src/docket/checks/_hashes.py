@@ -17,6 +17,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -123,10 +124,20 @@ class DuplicateTracker:
         self._held = 0
         self._files: list[Path] | None = None
         self._handles: list = []
+        #: Whether every value added so far was greater than the one before (see :meth:`add`).
+        self._rising = True
+        self._last: Any = None
 
-    def add(self, hashes: np.ndarray, rows: np.ndarray) -> None:
+    def add(self, hashes: np.ndarray, rows: np.ndarray, values: np.ndarray | None = None) -> None:
+        """Remember ``hashes`` of ``rows``; ``values`` are the values hashed, when they are
+        numbers, dates or times that can be ordered.
+
+        Keys are often row numbers or times in increasing order. While every value added is
+        greater than the one before, no value can repeat, and the sort at the end is skipped.
+        """
         if len(hashes) == 0:
             return
+        self._note_order(values)
         part = np.empty(len(hashes), _ENTRY)
         part["h"] = hashes
         part["r"] = rows
@@ -134,6 +145,16 @@ class DuplicateTracker:
         self._held += len(part)
         if self._held >= self.spill_rows:
             self._spill()
+
+    def _note_order(self, values: np.ndarray | None) -> None:
+        if not self._rising:
+            return
+        # (NaN compares false: not rising)
+        after_last = self._last is None or bool(values is not None and values[0] > self._last)
+        if values is None or not after_last or not bool(np.all(values[1:] > values[:-1])):
+            self._rising = False
+        else:
+            self._last = values[-1]
 
     def _spill(self) -> None:
         if not self._parts:
@@ -196,6 +217,8 @@ class DuplicateTracker:
         :meth:`repeated_rows` cost one sort between them; without it, memory holds one bucket
         at a time and the tracker is read once.
         """
+        if self._rising:  # every value greater than the one before: none repeats
+            return
         if not self.keep_repeats:
             yield from self._find_repeats()
             return

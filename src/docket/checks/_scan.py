@@ -285,6 +285,12 @@ class Chunk:
             return np.zeros(len(indices), bool)
         return out[indices]
 
+    def parsed_rows(self, field_index: int) -> Parsed | None:
+        """Field ``field_index`` as parsed row by row, or None when it was parsed per distinct
+        value (its values repeat)."""
+        parsed, _, indices = self._field_source(field_index)
+        return parsed if indices is None else None
+
     def parsed(self, field_index: int) -> Parsed:
         """Field ``field_index`` parsed, row by row (for what is not computed per value)."""
         def compute() -> Parsed:

@@ -784,8 +784,32 @@ def _track_keys(chunk: Chunk, table: TableContext, indexes: list[int], owner: st
     """:func:`_key_hashes`, added to the key's tracker (:func:`_key_tracker`) once per chunk."""
     h, idx = _key_hashes(chunk, table, indexes)
     tracker = _key_tracker(table, indexes, owner)
-    chunk.memo(("tracked", id(tracker)), lambda: tracker.add(h, chunk.rows[idx]))
+    chunk.memo(("tracked", id(tracker)),
+               lambda: tracker.add(h, chunk.rows[idx], _orderable(chunk, indexes, idx)))
     return h, idx
+
+
+def _orderable(chunk: Chunk, indexes: list[int], idx: np.ndarray) -> np.ndarray | None:
+    """The values of a one-field key at chunk positions ``idx`` as numbers that order as the
+    values do (integers, numbers, dates, datetimes, years), or None (text keys, composite keys,
+    mistyped values, or a column whose values repeat anyway)."""
+    if len(indexes) != 1:
+        return None
+    parsed = chunk.parsed_rows(indexes[0])
+    if parsed is None:
+        return None
+    typed = parsed.typed
+    if not (pa.types.is_integer(typed.type) or pa.types.is_floating(typed.type)
+            or pa.types.is_timestamp(typed.type) or pa.types.is_date(typed.type)):
+        return None
+    values = typed.take(pa.array(idx))
+    if values.null_count:  # mistyped values: no number to order by
+        return None
+    if pa.types.is_date32(typed.type):
+        values = values.cast(pa.int32())
+    elif pa.types.is_timestamp(typed.type) or pa.types.is_date64(typed.type):
+        values = values.cast(pa.int64())
+    return values.to_numpy(zero_copy_only=False)
 
 
 #: Whether duplicate rows may be looked for through the primary key (see DuplicateRow); a test
