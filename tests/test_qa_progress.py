@@ -38,7 +38,10 @@ def waiting_instance(folder: Path, release: Path, started: Path) -> None:
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
         "import os, time\n"
-        f"open({str(started)!r}, 'w').write(str(os.getpid()))\n"
+        # written whole, then renamed: the test reads it as soon as the name exists
+        f"with open({str(started) + '.tmp'!r}, 'w') as f:\n"
+        "    f.write(str(os.getpid()))\n"
+        f"os.replace({str(started) + '.tmp'!r}, {str(started)!r})\n"
         "deadline = time.monotonic() + 120\n"
         f"while not os.path.exists({str(release)!r}) and time.monotonic() < deadline:\n"
         "    time.sleep(0.05)\n"))
