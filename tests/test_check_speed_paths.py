@@ -399,3 +399,15 @@ def test_a_key_repeated_across_two_blocks_stops_the_increasing_shortcut(tmp_path
         report = check_table(path, schema, block_size=200)  # about a dozen rows a block
         assert [(loc["row"], loc["note"]) for loc in report.get("table.primary-key").locations] == [
             (at + 1, f"same as row {at}")], at
+
+
+def test_duplicate_rows_before_a_parse_error_are_still_found_through_the_key(tmp_path, monkeypatch):
+    """The rows sharing a key are read again even when the scan stopped later in the file."""
+    monkeypatch.setattr(scan, "MAX_BLOCK_SIZE", 1 << 16)
+    path = tmp_path / "stops.csv"
+    path.write_text("id,x\n1,a\n1,a\n2,b\n3," + "y" * (1 << 18) + "\n4,c\n")
+    report = check_table(path, {"fields": [{"name": "id", "type": "integer"}, {"name": "x"}],
+                                "primaryKey": "id"}, block_size=1 << 12)
+    assert report.get("table.parsable").status == "error"
+    assert [(loc["row"], loc["note"]) for loc in report.get("table.duplicate-row").locations] == [
+        (2, "same as row 1")]

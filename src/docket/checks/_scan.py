@@ -831,8 +831,9 @@ def _set_aside_blank_rows(chunk: Chunk) -> None:
 def _revisit(table: TableContext, checks: list[TableCheck], block_size: int) -> None:
     """One more read, when checks ask to see some rows again (:meth:`TableCheck.revisit`),
     handing each its rows as small chunks of their own; it stops after the last row asked for."""
-    if table.parse_error or table.unreadable:
+    if table.unreadable:
         return
+    # After a parse error the rows asked for were all read before it: the read stops there.
     wanted = [(check, rows) for check in checks
               if (rows := check.revisit(table)) is not None and len(rows)]
     if not wanted:
