@@ -13,6 +13,7 @@ import http.server
 import math
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -111,6 +112,22 @@ def wait_numbers(pg: object, previous: list[str]) -> list[str]:
         arg=previous, timeout=15_000)
     pg.wait_for_timeout(300)  # the four arrive in one message; let them all land
     return numbers(pg)
+
+
+def quiet(pg: object, seconds: float = 1.0, timeout: float = 20.0) -> list[str]:
+    """The four numbers once they have not changed for ``seconds``: a drag's last update can
+    reach the kernel (and come back as numbers) well after the mouse let go on a loaded machine,
+    and would overwrite numbers typed in the meantime."""
+    deadline = time.monotonic() + timeout
+    last, since = numbers(pg), time.monotonic()
+    while time.monotonic() < deadline:
+        pg.wait_for_timeout(200)
+        now = numbers(pg)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            break
+    return last
 
 
 class Screen:
@@ -270,6 +287,7 @@ def test_dragging_the_box_and_its_corner_moves_the_numbers(page: tuple[object, l
 
 def test_invalid_numbers_and_the_date_line(page: tuple[object, list[str]]) -> None:
     pg, _ = page
+    quiet(pg)  # the previous test's drag has landed
     type_box(pg, west="-20", east="10", south="20", north="50")
     settle(pg, expected(Screen(pg, (-20, 10, 20, 50)), -20, 10, 20, 50))
     type_box(pg, north="95")  # out of range: the box goes, the input says why, the map stays
