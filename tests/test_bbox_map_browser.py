@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import docket
 from docket.forms.bbox_map import view_for
@@ -147,7 +148,7 @@ class Screen:
         return self.lat - (y - self.cy) / self.ppd, self.lng + (x - self.cx) / self.ppd
 
 
-def settle(pg: object, expect: dict[str, float]) -> dict[str, float]:
+def settle(pg: object, expect: dict[str, float], timeout: float = 30_000) -> dict[str, float]:
     """The rectangle once it sits where ``expect`` says (the map may still be moving to it).
 
     Compared within the map's frame: a message appearing above the map (a field's error, a QA
@@ -158,8 +159,33 @@ def settle(pg: object, expect: dict[str, float]) -> dict[str, float]:
         const b = p.getBoundingClientRect(), m = document.querySelector('{MAP}').getBoundingClientRect();
         return Math.abs(b.x - m.x - e.x) < 3 && Math.abs(b.y - m.y - e.y) < 3
                && Math.abs(b.width - e.width) < 3 && Math.abs(b.height - e.height) < 3;
-    }}""", arg=expect, timeout=30_000)  # a loaded machine: the kernel's redraw can take long
+    }}""", arg=expect, timeout=timeout)  # a loaded machine: the kernel's redraw can take long
     return rectangle(pg)
+
+
+def start_from(pg: object, box: tuple[float, float, float, float]) -> None:
+    """Type ``box`` as the starting point of a test and wait for the map to centre on it.
+
+    In two of four loaded full runs (never alone) the map did not land on the box typed right
+    after the drag test within 30 s; what was on the page then is in the failure message. The
+    box is typed a second time before failing: the checks that follow are about what comes next.
+    """
+    west, east, south, north = box
+    for attempt in (1, 2):
+        type_box(pg, west=str(west), east=str(east), south=str(south), north=str(north))
+        try:
+            settle(pg, expected(Screen(pg, box), *box), timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                state = pg.evaluate(f"""() => {{
+                    const m = document.querySelector('{MAP}').getBoundingClientRect();
+                    const p = document.querySelector('{MAP} path.leaflet-path-draggable');
+                    return {{map: [m.x, m.y, m.width, m.height],
+                             box: p ? Object.values(p.getBoundingClientRect().toJSON()) : null}};
+                }}""")
+                pytest.fail(f"the map never settled on {box}: numbers {numbers(pg)}, "
+                            f"expected {expected(Screen(pg, box), *box)}, page {state}")
 
 
 def expected(screen: Screen, west: float, east: float, south: float, north: float) -> dict[str, float]:
@@ -288,8 +314,7 @@ def test_dragging_the_box_and_its_corner_moves_the_numbers(page: tuple[object, l
 def test_invalid_numbers_and_the_date_line(page: tuple[object, list[str]]) -> None:
     pg, _ = page
     quiet(pg)  # the previous test's drag has landed
-    type_box(pg, west="-20", east="10", south="20", north="50")
-    settle(pg, expected(Screen(pg, (-20, 10, 20, 50)), -20, 10, 20, 50))
+    start_from(pg, (-20, 10, 20, 50))
     type_box(pg, north="95")  # out of range: the box goes, the input says why, the map stays
     pg.wait_for_function(f"() => !document.querySelector('{MAP} path.leaflet-path-draggable')", timeout=30_000)
     error = pg.locator(".docket-error-metadata-experiment_contextual-spatial_coverage-north")
