@@ -828,9 +828,31 @@ def _set_aside_blank_rows(chunk: Chunk) -> None:
         chunk.rows = chunk.rows[keep]
 
 
+#: What a second read may meet if the file changed since the scan; the caller says what is lost.
+_REREAD_ERRORS = (pa.ArrowException, _Straddle, UnicodeDecodeError, OSError)
+
+
+def _reread(table: TableContext, block_size: int, targets: np.ndarray,
+            include: list[int] | None = None) -> Iterator[tuple[Chunk, np.ndarray]]:
+    """A second, targeted read: each chunk holding some of the data rows ``targets`` (sorted,
+    distinct), with their positions in it; it stops after the chunk holding the last one. Rows
+    increase through the file, so each target is a binary search in one chunk, never a pass over
+    every row. Raises one of :data:`_REREAD_ERRORS` if the file cannot be read again."""
+    last = int(targets[-1])
+    for chunk in iter_chunks(table, block_size, include=include):
+        inside = targets[np.searchsorted(targets, chunk.rows[0]):
+                         np.searchsorted(targets, chunk.rows[-1], side="right")]
+        at = np.searchsorted(chunk.rows, inside)
+        hit = at[chunk.rows[at] == inside]
+        if len(hit):
+            yield chunk, hit
+        if chunk.rows[-1] >= last:
+            return
+
+
 def _revisit(table: TableContext, checks: list[TableCheck], block_size: int) -> None:
     """One more read, when checks ask to see some rows again (:meth:`TableCheck.revisit`),
-    handing each its rows as small chunks of their own; it stops after the last row asked for."""
+    handing each its rows as small chunks of their own."""
     if table.unreadable:
         return
     # After a parse error the rows asked for were all read before it: the read stops there.
@@ -838,24 +860,16 @@ def _revisit(table: TableContext, checks: list[TableCheck], block_size: int) -> 
               if (rows := check.revisit(table)) is not None and len(rows)]
     if not wanted:
         return
-    last = max(int(rows[-1]) for _, rows in wanted)
+    targets = np.unique(np.concatenate([rows for _, rows in wanted]))
     try:
-        for chunk in iter_chunks(table, block_size):
-            _set_aside_blank_rows(chunk)  # as the scan did: the same rows at the same numbers
-            if not len(chunk.rows):
-                continue
+        for chunk, hit in _reread(table, block_size, targets):
             for check, rows in wanted:
-                inside = rows[np.searchsorted(rows, chunk.rows[0]):
-                              np.searchsorted(rows, chunk.rows[-1], side="right")]
-                at = np.searchsorted(chunk.rows, inside)  # rows increase: a binary search each
-                hit = at[chunk.rows[at] == inside]
-                if len(hit):
-                    take = pa.array(hit)
+                mine = hit[np.isin(chunk.rows[hit], rows)]
+                if len(mine):
+                    take = pa.array(mine)
                     check.seen_again(table, Chunk(table, [c.take(take) for c in chunk.columns],
-                                                  chunk.rows[hit]))
-            if chunk.rows[-1] >= last:
-                break
-    except (pa.ArrowException, _Straddle, UnicodeDecodeError, OSError) as exc:
+                                                  chunk.rows[mine]))
+    except _REREAD_ERRORS as exc:
         for check, _ in wanted:
             check.revisit_failed(table, f"{type(exc).__name__}: {exc}")
 
@@ -887,10 +901,7 @@ def _fill_values(table: TableContext, checks, results: list[CheckResult], block_
         return
     targets = np.array(sorted(wanted), np.int64)
     try:
-        for chunk in iter_chunks(table, block_size, include=_columns_named(wanted)):
-            # rows increase: a binary search per target, not a pass over every row
-            at = np.minimum(np.searchsorted(chunk.rows, targets), len(chunk.rows) - 1)
-            hit = np.unique(at[chunk.rows[at] == targets])
+        for chunk, hit in _reread(table, block_size, targets, include=_columns_named(wanted)):
             for i in hit:
                 for loc in wanted[int(chunk.rows[i])]:
                     pos = loc.get("position")
@@ -901,9 +912,7 @@ def _fill_values(table: TableContext, checks, results: list[CheckResult], block_
                     else:
                         value = chunk.row_text([i])[0]
                     loc["value"] = clip(value)
-            if chunk.rows[-1] >= targets[-1]:
-                break
-    except (pa.ArrowException, _Straddle, UnicodeDecodeError, OSError):
+    except _REREAD_ERRORS:
         pass  # values stay null; the rows are still named
     finally:
         for locs in wanted.values():

@@ -771,11 +771,12 @@ def _key_tracker(table: TableContext, indexes: list[int], owner: str) -> Duplica
     larger file's tracker is read once, bucket by bucket, in bounded memory: each check has its
     own, as before.
     """
-    key = ("key", tuple(indexes)) if small_file(table.prepass.size) else ("key", tuple(indexes), owner)
+    shared = small_file(table.prepass.size)
+    parts = ["key", *map(str, indexes)] + ([] if shared else [owner])
+    key = tuple(parts)
     if key not in table.shared:
-        name = "-".join(["key", *map(str, indexes)] + ([] if len(key) == 2 else [owner]))
-        table.shared[key] = DuplicateTracker(table.spill_dir, table.spill_rows, name,
-                                             keep_repeats=len(key) == 2)
+        table.shared[key] = DuplicateTracker(table.spill_dir, table.spill_rows, "-".join(parts),
+                                             keep_repeats=shared)
     return table.shared[key]
 
 
@@ -817,16 +818,22 @@ def _orderable(chunk: Chunk, indexes: list[int], idx: np.ndarray) -> np.ndarray 
 DEFER_TO_PRIMARY_KEY = True
 
 
-def _deferring_key(table: TableContext) -> list[int] | None:
-    """The primary key's field indexes, when duplicate rows can be found through it: a key
-    whose every field is in the file, in a file small enough to hold its repeated rows' numbers
-    (larger files hash every row, in bounded memory, as before)."""
-    if not DEFER_TO_PRIMARY_KEY or not table.primary_key or not small_file(table.prepass.size):
-        return None
+def _primary_key_fields(table: TableContext) -> list[int] | None:
+    """The field indexes of the primary key, or None when there is none or the file lacks one
+    of its fields."""
     names = {spec.name: i for i, spec, _ in table.mapped_fields()}
-    if not all(n in names for n in table.primary_key):
+    if not table.primary_key or not all(n in names for n in table.primary_key):
         return None
     return [names[n] for n in table.primary_key]
+
+
+def _deferring_key(table: TableContext) -> list[int] | None:
+    """The primary key's field indexes, when duplicate rows can be found through it: a complete
+    key, in a file small enough to hold its repeated rows' numbers (larger files hash every row,
+    in bounded memory, as before)."""
+    if not DEFER_TO_PRIMARY_KEY or not small_file(table.prepass.size):
+        return None
+    return _primary_key_fields(table)
 
 
 #: Marks a value hashed by its text because it has no typed value (it failed its type).
@@ -924,9 +931,8 @@ class PrimaryKey(_RepeatCheck):
 
     def start(self, table):
         super().start(table)
-        names = {spec.name: i for i, spec, _ in table.mapped_fields()}
-        self._indexes = [names[n] for n in table.primary_key if n in names]
-        self._complete = len(self._indexes) == len(table.primary_key) and bool(self._indexes)
+        self._indexes = _primary_key_fields(table) or []
+        self._complete = bool(self._indexes)
         if self._complete:
             self._tracker = _key_tracker(table, self._indexes, self.id)
 
