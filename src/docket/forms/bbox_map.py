@@ -361,12 +361,11 @@ class BoxMap:
     def _view(self, box: tuple[float, float, float, float]) -> None:
         """Centre the map on ``box`` at the zoom that shows it: the zoom first, then the centre.
 
-        jupyter-leaflet applies a new zoom at once around the centre its model holds, and pans
-        (animated) to a new centre. A pan cut short by the next edit ends with a ``moveend`` that
-        writes where it stopped into that model; a zoom arriving after it then settled the map
-        there, half-way (a form test saw the box off-centre after four quick edits on a loaded
-        machine). With the centre sent last, and sent again when it did not change, the map's
-        last move is always the pan to the box's centre.
+        jupyter-leaflet applies a new zoom at once around the centre its model holds, then moves
+        to the new centre. The move is a jump (``bbox-map.js``): an animated pan wrote the centre
+        it reached back to this model when it ended, and ipywidgets' echo of that write, crossing
+        the next edit's centre, left the map on the previous box. The centre is sent again when it
+        did not change here, in case the browser's map moved meanwhile.
         """
         centre, zoom = view_for(box, self.crs)
         self.map.zoom = zoom

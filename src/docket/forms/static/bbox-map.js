@@ -1,4 +1,5 @@
-// The spatial coverage map's own words in the page language (docket/forms/bbox_map.py).
+// The spatial coverage map's own words in the page language (docket/forms/bbox_map.py), and its
+// moves to a typed box without animation (see patch()).
 // Loaded by every page docket serves, from this server.
 //
 // The map's rectangle tool is Leaflet.draw (inside jupyter-leaflet), whose button title and
@@ -47,6 +48,19 @@
     if (patched || !L || !L.Draw || !L.Draw.Rectangle) {
       return patched;
     }
+    // jupyter-leaflet moves the map to a centre set from Python with an animated panTo. When the
+    // animation ends, its moveend writes the centre reached back to the kernel; if the person's
+    // next edit set a new centre meanwhile, ipywidgets' echo of that write arrives after the new
+    // centre and pans the map back to the previous box, where it stays (seen in a form test on a
+    // loaded machine: three quick edits, the map left 2.5 degrees short). A docket map jumps to
+    // the new centre instead: the move then ends inside jupyter-leaflet's own update, which
+    // writes nothing back. Pans by the person (dragging the map) are not panTo and keep their
+    // animation.
+    var panTo = L.Map.prototype.panTo;
+    L.Map.prototype.panTo = function (center, options) {
+      var box = this._container && this._container.closest && this._container.closest(".docket-bbox-map");
+      return panTo.call(this, center, box ? L.Util.extend({}, options, {animate: false}) : options);
+    };
     var proto = L.Draw.Rectangle.prototype;
     var addHooks = proto.addHooks;
     proto.addHooks = function () {
