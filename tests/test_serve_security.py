@@ -153,7 +153,7 @@ async def websocket(base: str, kernel_id: str, cookies: str = "") -> Any:
     url = base.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4()}"
     headers = {"Cookie": cookies} if cookies else {}
     try:
-        return await websocket_connect(HTTPRequest(url, headers=headers, connect_timeout=30))
+        return await websocket_connect(HTTPRequest(url, headers=headers, connect_timeout=30, request_timeout=90))
     except HTTPClientError as exc:
         return exc.code
 
