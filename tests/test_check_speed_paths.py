@@ -411,3 +411,48 @@ def test_duplicate_rows_before_a_parse_error_are_still_found_through_the_key(tmp
     assert report.get("table.parsable").status == "error"
     assert [(loc["row"], loc["note"]) for loc in report.get("table.duplicate-row").locations] == [
         (2, "same as row 1")]
+
+
+def test_a_file_changed_before_its_rows_are_read_again_is_said_so(tmp_path):
+    """Duplicate rows found through the key read the rows sharing a key a second time. Were the
+    file rewritten in between (another program saving it), that read would compare other rows:
+    the check says the file changed instead of reporting on a mix of two files. The rewrite is
+    done by a plug-in check's ``revisit``, which runs right before that read."""
+    import os
+
+    from docket.checks import TableCheck, register, registry
+
+    path = tmp_path / "moving.csv"
+    path.write_text("id,x\n1,a\n1,a\n2,b\n")
+    schema = {"fields": [{"name": "id", "type": "integer"}, {"name": "x"}], "primaryKey": "id"}
+
+    @register
+    class Rewriter(TableCheck):
+        id = "example.rewriter"
+        name = "Rewrites the file (a stand-in for another program)"
+        description = "Saves the file again between the scan and the second read."
+        default_severity = "info"
+
+        def chunk(self, table, chunk):
+            pass
+
+        def revisit(self, table):
+            if rewrite:
+                path.write_text("id,x\n1,a\n1,z\n2,b\n")  # the same size: only the time tells
+                st = os.stat(path)
+                os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+            return None
+
+    try:
+        rewrite = False
+        report = check_table(path, schema)
+        assert report.get("table.duplicate-row").locations[0]["note"] == "same as row 1"
+        rewrite = True
+        path.write_text("id,x\n1,a\n1,a\n2,b\n")
+        report = check_table(path, schema)
+    finally:
+        registry._checks.pop("example.rewriter")
+    result = report.get("table.duplicate-row")
+    assert result.status == "not-checked"
+    assert "the file changed while it was being checked" in result.found
+    assert report.get("table.primary-key").count == 1  # found in the scan, as before

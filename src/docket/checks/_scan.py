@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import os
 import queue
 import re
 import tempfile
@@ -111,6 +112,9 @@ class Prepass:
     first_crlf_line: int | None = None
     first_lf_line: int | None = None
     first_cr_line: int | None = None
+    #: (size, modification time in ns, inode) when the prepass opened the file: a second read
+    #: (:func:`_reread`) checks that it still reads the same file.
+    stamp: tuple[int, int, int] | None = None
 
     @property
     def line_ends(self) -> dict[str, int]:
@@ -343,6 +347,7 @@ def prepass(path: Path, name: str, declared: str | None, cap: int) -> Prepass:
     offset = 0
     prev_cr = False
     with open(path, "rb") as fh:
+        out.stamp = _stamp(os.fstat(fh.fileno()))
         while True:
             block = fh.read(_PREPASS_BLOCK)
             if not block:
@@ -828,8 +833,25 @@ def _set_aside_blank_rows(chunk: Chunk) -> None:
         chunk.rows = chunk.rows[keep]
 
 
+class FileChanged(OSError):
+    """The file is no longer the one the check started on: another program wrote to it."""
+
+
 #: What a second read may meet if the file changed since the scan; the caller says what is lost.
 _REREAD_ERRORS = (pa.ArrowException, _Straddle, UnicodeDecodeError, OSError)
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _same_file(table: TableContext) -> None:
+    """Raise :class:`FileChanged` when the file's size, modification time or inode moved since
+    the prepass: rows read again would then not be the rows the scan saw."""
+    stamp = table.prepass.stamp
+    if stamp is not None and _stamp(os.stat(table.path)) != stamp:
+        raise FileChanged("the file changed while it was being checked; check it again once "
+                          "nothing writes to it")
 
 
 def _reread(table: TableContext, block_size: int, targets: np.ndarray,
@@ -837,8 +859,11 @@ def _reread(table: TableContext, block_size: int, targets: np.ndarray,
     """A second, targeted read: each chunk holding some of the data rows ``targets`` (sorted,
     distinct), with their positions in it; it stops after the chunk holding the last one. Rows
     increase through the file, so each target is a binary search in one chunk, never a pass over
-    every row. Raises one of :data:`_REREAD_ERRORS` if the file cannot be read again."""
+    every row. Raises one of :data:`_REREAD_ERRORS` if the file cannot be read again, and
+    :class:`FileChanged` (before the first chunk and after the last) if it is not the file the
+    scan read."""
     last = int(targets[-1])
+    _same_file(table)
     for chunk in iter_chunks(table, block_size, include=include):
         inside = targets[np.searchsorted(targets, chunk.rows[0]):
                          np.searchsorted(targets, chunk.rows[-1], side="right")]
@@ -847,7 +872,8 @@ def _reread(table: TableContext, block_size: int, targets: np.ndarray,
         if len(hit):
             yield chunk, hit
         if chunk.rows[-1] >= last:
-            return
+            break
+    _same_file(table)
 
 
 def _revisit(table: TableContext, checks: list[TableCheck], block_size: int) -> None:
