@@ -179,6 +179,23 @@ def test_only_the_request_page_is_served(world: dict) -> None:
         assert QA_MARKER not in text and "root:" not in text and '"cells"' not in text, path
 
 
+def test_the_page_output_is_waited_for_on_a_busy_server(world: dict) -> None:
+    """Voila reads the page's output for as long as a loaded server needs, not nbclient's 4 s.
+
+    The form is hundreds of widget messages before the output that shows them. Under load, reading
+    them took longer than nbclient's default iopub wait, which then drops the output without an
+    error: the page came back blank (a CI run's failure; with the wait set to 0 the same test here
+    gets exactly that page). The server this module started must carry the longer wait."""
+    from docket.cli.commands.serve import OUTPUT_WAIT_SECONDS
+
+    from .processes import command_line, descendants
+
+    assert OUTPUT_WAIT_SECONDS >= 60
+    option = f"--VoilaExecutor.iopub_timeout={OUTPUT_WAIT_SECONDS}"
+    commands = [command_line(p) for p in descendants(world["proc"].pid)]
+    assert any(option in c and "docket.forms.server_guard" in c for c in commands), commands
+
+
 def test_serve_prints_the_one_page(world: dict, tmp_path: Path) -> None:
     """The address printed is the page itself; a --notebook-dir without request.ipynb is refused."""
     from .clirun import docket_cli

@@ -36,9 +36,10 @@ from docket.store import tables
 from .browser import CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT
 from .conftest import EXAMPLES
 from .people import key_for
+from .processes import descendants, environment, is_kernel, live_kernels
 from .test_desk import desk_requests
 from .test_serve import free_port, serving
-from .test_serve_security import descendants, live_kernels, request, wait_kernels
+from .test_serve_security import request, wait_kernels
 
 CLICK_TIMEOUT = 20_000
 ANA = ("Ana Reviewer", "ana.reviewer@desk.example.org")
@@ -140,31 +141,14 @@ def test_wrong_and_provider_keys_are_refused_and_not_echoed(desk: dict[str, Any]
 
 def kernel_keys(pid: int) -> list[str | None]:
     """``DOCKET_API_KEY`` of each kernel process under the server, from /proc."""
-    found = []
-    for p in descendants(pid):
-        try:
-            if b"ipykernel_launcher" not in Path(f"/proc/{p}/cmdline").read_bytes():
-                continue
-            env = dict(v.split(b"=", 1) for v in Path(f"/proc/{p}/environ").read_bytes().split(b"\0") if b"=" in v)
-        except OSError:
-            continue
-        key = env.get(b"DOCKET_API_KEY")
-        found.append(key.decode() if key is not None else None)
-    return found
+    keys = [environment(p).get(b"DOCKET_API_KEY") for p in descendants(pid) if is_kernel(p)]
+    return [key.decode() if key is not None else None for key in keys]
 
 
 def server_env_keys(pid: int) -> list[bytes]:
     """``DOCKET_API_KEY`` entries in the environment of docket serve and Voila (not the kernels)."""
-    found = []
-    for p in descendants(pid):
-        try:
-            if b"ipykernel_launcher" in Path(f"/proc/{p}/cmdline").read_bytes():
-                continue
-            found += [v for v in Path(f"/proc/{p}/environ").read_bytes().split(b"\0")
-                      if v.startswith(b"DOCKET_API_KEY=")]
-        except OSError:
-            continue
-    return found
+    held = [environment(p).get(b"DOCKET_API_KEY") for p in descendants(pid) if not is_kernel(p)]
+    return [b"DOCKET_API_KEY=" + key for key in held if key is not None]
 
 
 def approve_in_browser(page: Any, base: str, key: str, request_id: str, who: tuple[str, str]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import http.cookiejar
-import os
 import re
 import time
 import urllib.request
@@ -26,6 +25,7 @@ import docket
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT
 from .clirun import docket_cli
+from .processes import descendants, live_kernels
 from .test_serve import free_port, serving
 
 #: Tiny culling times, so that the test sees culling happen (the defaults are 600 s and 60 s).
@@ -38,41 +38,6 @@ KERNEL_ID = re.compile(r'"kernelId": "([0-9a-f-]{36})"')
 
 
 # --- the server's processes, from /proc --------------------------------------------------------
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])  # the name may hold spaces and ')'
-            tree.setdefault(parent, []).append(int(entry))
-    return tree
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process under it (docket serve, Voila, the kernels)."""
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(tree.get(current, []))
-    return found
-
-
-def live_kernels(pid: int) -> int:
-    """Kernel processes under the server ``pid``."""
-    count = 0
-    for p in descendants(pid):
-        try:
-            if b"ipykernel_launcher" in Path(f"/proc/{p}/cmdline").read_bytes():
-                count += 1
-        except OSError:
-            pass
-    return count
-
 
 def tree_rss_mib(pid: int) -> float:
     """Resident memory of the server and all its children, in MiB."""

@@ -430,6 +430,9 @@ def execute(notebook: Path, executed: Path, parameters: dict[str, Any], cwd: Pat
             kernel_name=settings.get("kernel"), progress_bar=progress, log_output=False,
             request_save_on_cell_execute=False,  # written at the start, on failure and at the end
             execution_timeout=settings.get("cell_timeout"), start_timeout=int(settings.get("start_timeout", 60)),
+            # nbclient waits 4 s after a cell's reply for its output, then drops what it has not
+            # read without an error; batch runs load the machine (docket serve lost whole pages so).
+            iopub_timeout=120,
             # Local sockets, not TCP ports: no port races when a batch starts kernels side by
             # side, and nothing listening on the network.
             config=Config({"KernelManager": {"transport": "ipc"}}),

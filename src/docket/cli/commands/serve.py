@@ -53,6 +53,12 @@ DESK_PORT = 8867
 PAGE = "request.ipynb"
 #: The desk's pages: the first is served at ``/``, the second at ``/dashboard``.
 DESK_PAGES = ("review.ipynb", "dashboard.ipynb")
+#: How long Voila waits, once the page's cell has replied, for the page's output to be read off the
+#: kernel (nbclient's iopub_timeout, 4 s by default). The form is hundreds of widgets, each its own
+#: message before the output that shows them; on a busy server reading them took longer than 4 s,
+#: and nbclient then drops what it has not read *without an error*: the provider got a blank page.
+#: The wait ends as soon as the kernel says it is idle, so a long bound costs nothing when all is well.
+OUTPUT_WAIT_SECONDS = 120
 #: Written as ``voila.json`` into the private folder Voila runs in (the first place Voila reads
 #: its configuration from): ``/voila/files/`` serves nothing, allowing a pattern that matches no
 #: name and denying every name; the page needs no file of its folder.
@@ -159,7 +165,7 @@ def voila_command(page: Path, port: int, open_browser: bool, settings: dict[str,
         sys.executable, "-m", "docket.forms.server_guard", str(page),
         f"--port={port}", f"--Voila.ip={HOST}", "--Voila.port_retries=0",
         f"--Voila.root_dir={page.parent}",
-        "--show_tracebacks=False", "--Voila.log_level=WARN",
+        "--show_tracebacks=False", "--Voila.log_level=WARN", f"--VoilaExecutor.iopub_timeout={OUTPUT_WAIT_SECONDS}",
         # ?template= and ?theme= would let a URL choose among every installed Voila template.
         "--VoilaConfiguration.allow_template_override=NO", "--VoilaConfiguration.allow_theme_override=NO",
         # A preheated kernel runs the page before its query string (?lang=, ?link=) is known, and holds
