@@ -128,6 +128,17 @@
       pick(owner, list.querySelectorAll("li")[active].textContent);
     }
   }, true);
+  // The keyword search box only adds: what is picked or entered there reaches the kernel by the
+  // change event the widget has just handled (the widget's listener sits below the document), and
+  // the box empties here, at once, telling the kernel too. Emptied by the kernel's answer instead,
+  // it was wiped while the provider went on typing: the first letters of the next keyword were lost.
+  document.addEventListener("change", function (e) {
+    var input = e.target;
+    if (input.matches && input.matches(".docket-keyword-search input") && input.value !== "") {
+      input.value = "";
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  });
   window.addEventListener("scroll", function (e) { if (owner && e.target !== list) { open(owner); } }, true);
   window.addEventListener("resize", close);
   if (document.head) { style(); } else { document.addEventListener("DOMContentLoaded", style); }
