@@ -33,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from tests.processes import descendants, is_kernel  # noqa: E402  (the tests' /proc reading, one copy)
 
 import docket  # noqa: E402
 from docket.cli.commands import serve  # noqa: E402
@@ -47,34 +50,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            tree.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    return tree
-
-
-def descendants(pid: int) -> list[int]:
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(tree.get(current, []))
-    return found
-
-
 def kernels_and_rss(pid: int) -> tuple[int, float]:
     """(kernel processes under ``pid``, resident MiB of ``pid`` and everything under it)."""
     kernels, rss = 0, 0
     for p in descendants(pid):
+        kernels += is_kernel(p)
         try:
-            if b"ipykernel_launcher" in Path(f"/proc/{p}/cmdline").read_bytes():
-                kernels += 1
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss += int(line.split()[1])
