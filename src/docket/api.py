@@ -114,8 +114,9 @@ class Docket:
         accounts (migration 0004) gets the admin ``docket init`` would have made, with its key
         file, so the data manager who owns the instance is not locked out of it."""
         before = self.store.current()
-        if before != self.store.head():
-            self.store.upgrade()
+        if before == self.store.head():  # the usual case: nothing to do, nothing to ask again
+            return before, before
+        self.store.upgrade()
         if before is None or before < "0004":
             self._ensure_admin()
         return before, self.store.current()
