@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from tests.processes import descendants, is_kernel  # noqa: E402  (the tests' /proc reading, one copy)
+from tests.processes import live_kernels, tree_rss_mib  # noqa: E402  (the tests' /proc reading, one copy)
 
 import docket  # noqa: E402
 from docket.cli.commands import serve  # noqa: E402
@@ -52,16 +52,7 @@ def free_port() -> int:
 
 def kernels_and_rss(pid: int) -> tuple[int, float]:
     """(kernel processes under ``pid``, resident MiB of ``pid`` and everything under it)."""
-    kernels, rss = 0, 0
-    for p in descendants(pid):
-        kernels += is_kernel(p)
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    rss += int(line.split()[1])
-        except OSError:
-            pass
-    return kernels, rss / 1024
+    return live_kernels(pid), tree_rss_mib(pid)
 
 
 def wait_up(base: str, proc: subprocess.Popen, timeout: float = 90) -> None:

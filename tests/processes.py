@@ -59,3 +59,16 @@ def is_kernel(pid: int) -> bool:
 def live_kernels(pid: int) -> int:
     """Kernel processes under the server ``pid``."""
     return sum(1 for p in descendants(pid) if is_kernel(p))
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and every process under it, in MiB."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024

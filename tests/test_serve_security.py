@@ -25,7 +25,7 @@ import docket
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, LOAD_TIMEOUT
 from .clirun import docket_cli
-from .processes import descendants, live_kernels
+from .processes import live_kernels, tree_rss_mib
 from .test_serve import free_port, serving
 
 #: Tiny culling times, so that the test sees culling happen (the defaults are 600 s and 60 s).
@@ -38,19 +38,6 @@ KERNEL_ID = re.compile(r'"kernelId": "([0-9a-f-]{36})"')
 
 
 # --- the server's processes, from /proc --------------------------------------------------------
-
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of the server and all its children, in MiB."""
-    total = 0
-    for p in descendants(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
-
 
 def wait_kernels(pid: int, at_most: int, timeout: float) -> tuple[int, float]:
     """Until at most ``at_most`` kernels live under ``pid``: (their number, seconds waited)."""
