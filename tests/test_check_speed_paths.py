@@ -3,8 +3,9 @@
 The check was made faster (issue 11) by a second thread that reads ahead, ISO dates read from
 their bytes with numpy instead of a regular expression and ``strptime``, plain integers tested
 without a regular expression, undeclared missing-value codes looked for only where a value failed
-its type, repetitive text hashed once per distinct value, rows hashed from their fields' typed
-hashes, and the second read that fills in repeated values limited to the columns it needs. Each test here would fail if a fast path accepted, refused or numbered
+its type, repetitive text hashed once per distinct value (kept from block to block), rows hashed
+from their fields' typed hashes, the second read that fills in repeated values limited to the
+columns it needs. Each test here would fail if a fast path accepted, refused or numbered
 differently from the reference it stands in for.
 """
 
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from docket.checks import _scan as scan
 from docket.checks import _types as types
+from docket.checks import _values as value_dictionaries
 from docket.checks import check_table
 from docket.checks import table as table_checks
 from docket.checks._scan import read_ahead
@@ -299,20 +301,35 @@ def _everything(report) -> list:
 @settings(max_examples=25, deadline=None)
 @given(st.data())
 def test_values_checked_once_per_distinct_value_decide_as_row_by_row(tmp_path_factory, data):
-    """Parsing, constraints and hashes computed once per distinct value of a repetitive column
-    give the same report, finding for finding, as computing them for every row."""
+    """Parsing, constraints and hashes computed once per distinct value of a repetitive column,
+    and kept from chunk to chunk, give the same report, finding for finding, as computing them
+    for every row."""
     n = data.draw(st.integers(64, 400), label="rows")
     columns = {name: data.draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n), label=name)
                for name, pool in _POOLS.items()}
+    if data.draw(st.booleans(), label="values arrive late"):  # later chunks bring new values
+        columns = {name: sorted(column, key=_POOLS[name].index) for name, column in columns.items()}
     path = tmp_path_factory.mktemp("distinct") / "data.csv"
     with path.open("w", newline="") as fh:
         out = csv.writer(fh)
         out.writerow(list(columns))
         out.writerows(zip(*columns.values(), strict=True))
-    block = data.draw(st.sampled_from([1 << 10, 1 << 20]), label="block")
-    by_value = _everything(check_table(path, _DISTINCT_SCHEMA, block_size=block))
+    # 1 KiB blocks hold too few rows for a dictionary, 8 KiB blocks a few chunks of 64 rows or
+    # more (their dictionaries carried from chunk to chunk), 1 MiB blocks the whole file.
+    block = data.draw(st.sampled_from([1 << 10, 1 << 13, 1 << 20]), label="block")
+    # How the columns' dictionaries live across chunks: kept for the scan (the default), a new
+    # one whenever a dictionary holds more than a few values, or one per chunk.
+    kept = data.draw(st.sampled_from(["scan", "limit", "chunk"]), label="dictionaries")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(scan, "_DISTINCT_SHARE", -1.0)  # every column counts as mostly distinct
+        if kept == "limit":  # however many values a chunk brings, up to 5 per dictionary
+            mp.setattr(value_dictionaries, "_LIMIT_SMALL_FILE", 5)
+            mp.setattr(value_dictionaries, "NEW_SHARE", 2.0)
+        elif kept == "chunk":
+            mp.setattr(value_dictionaries, "NEW_SHARE", -1.0)
+        by_value = _everything(check_table(path, _DISTINCT_SCHEMA, block_size=block))
+    with pytest.MonkeyPatch.context() as mp:
+        # every column counts as mostly distinct
+        mp.setattr(value_dictionaries, "DISTINCT_SHARE", -1.0)
         by_row = _everything(check_table(path, _DISTINCT_SCHEMA, block_size=block))
     assert by_value == by_row
     assert any(c[2] for c in by_row)  # the draws hold errors: the comparison is not of empties

@@ -8,7 +8,8 @@ The scan has three steps:
 3. the data, read by Arrow's streaming CSV reader (``pyarrow.csv.open_csv``) with every column as
    text, in blocks of ``block_size`` bytes. Each block becomes a :class:`Chunk` that every table
    check sees in turn; checks parse what they need column-at-a-time (the parse is cached per
-   chunk so several checks share it). The blocks are read one ahead in a second thread
+   chunk so several checks share it, and for a column that repeats its values, per distinct
+   value for the whole scan: :mod:`docket.checks._values`). The blocks are read one ahead in a second thread
    (:func:`read_ahead`), which also runs the checks' ``prepare`` steps (parsing, hashing) on the
    next block while the checks work on this one.
 
@@ -41,6 +42,7 @@ import pyarrow.csv as pacsv
 
 from docket.checks._hashes import hash_strings
 from docket.checks._types import FieldSpec, Parsed, mask, parse_column
+from docket.checks._values import Distinct, encode, limit_for, sliced
 from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, Findings, TableCheck, clip
 from docket.checks.dialect import (
     DETECTED_COMMENT_CHAR,
@@ -202,26 +204,19 @@ class RowNumbers:
         return v + np.searchsorted(self._t, v, side="right")
 
 
-@dataclass
-class Distinct:
-    """A text column's distinct values and, per row, the position of its value among them."""
-
-    values: pa.Array
-    indices: np.ndarray
-
-
-#: A column with more distinct values than this share of its rows is not worth a dictionary.
-_DISTINCT_SHARE = 0.5
+#: In ``table.shared[("values", col)]``: the column's chunks keep no dictionary in common (its
+#: values hardly recur from one chunk to the next), each chunk gets its own.
+_PER_CHUNK = object()
 
 
 class Chunk:
     """One block of rows: text columns, their data-row numbers and a per-chunk parse cache.
 
-    Most columns of data files repeat a few values (station codes, dates, categories, flags,
-    rounded measurements). For those, parsing, constraint tests and hashing run once per
-    *distinct* value (:meth:`distinct`, :meth:`per_value`) and each row takes its value's result:
-    Arrow's ``dictionary_encode`` (a C++ hash table) costs less than a single parse of every
-    row. Columns whose values hardly repeat (keys, free text) are handled row by row.
+    Columns whose values repeat are handled per *distinct* value (:meth:`distinct`,
+    :meth:`per_value`): parsing, constraint tests and hashing run once per value, kept for the
+    whole scan in the column's :class:`~docket.checks._values.ValueDictionary`, and each row
+    takes its value's result. Columns whose values hardly repeat (keys, free text) are handled
+    row by row.
     """
 
     def __init__(self, table: TableContext, columns: list[pa.Array], rows: np.ndarray) -> None:
@@ -243,66 +238,90 @@ class Chunk:
         return self._memo[key]
 
     def distinct(self, col: int) -> Distinct | None:
-        """Physical column ``col`` as its distinct values, or None when its values hardly repeat.
+        """Physical column ``col`` as positions among its distinct values, or None when its
+        values hardly repeat.
 
         The first chunk that finds a column mostly distinct marks it in ``table.many_distinct``:
         later chunks do not try again (a key column stays a key column).
         """
         def compute() -> Distinct | None:
+            table = self.table
             arr = self.columns[col]
-            if col in self.table.many_distinct or arr.null_count or len(arr) < 64:
+            if col in table.many_distinct or arr.null_count or len(arr) < 64:
                 return None
-            encoded = pc.dictionary_encode(arr)
-            if len(encoded.dictionary) > _DISTINCT_SHARE * len(arr):
-                self.table.many_distinct.add(col)
-                return None
-            return Distinct(encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False))
+            key = ("values", col)
+            known = table.shared.get(key)
+            distinct, following = encode(arr, None if known is _PER_CHUNK else known,
+                                         limit_for(small_file(table.prepass.size)))
+            if distinct is None:
+                table.many_distinct.add(col)
+            elif known is not _PER_CHUNK:
+                table.shared[key] = _PER_CHUNK if following is None else following
+            return distinct
 
         return self.memo(("distinct", col), compute)
 
-    def _field_source(self, field_index: int) -> tuple[Parsed, pa.Array, np.ndarray | None]:
-        """(parsed values, their text, row -> value indices or None): the distinct values of the
-        field's column when it repeats them, else every row's."""
-        def compute() -> tuple[Parsed, pa.Array, np.ndarray | None]:
-            spec = self.table.fields[field_index]
-            col = self.table.field_columns[field_index]
-            assert col is not None
-            d = self.distinct(col)
-            if d is None:
-                return parse_column(spec, self.columns[col]), self.columns[col], None
-            return parse_column(spec, d.values), d.values, d.indices
+    def _dictionary_parse(self, field_index: int, d: Distinct, size: int | None = None) -> Parsed:
+        """Field ``field_index`` parsed for (at least) the first ``size`` values of its column's
+        dictionary (``d.size``: those this chunk's rows refer to)."""
+        spec = self.table.fields[field_index]
+        return d.dictionary.result(
+            ("parsed", field_index), d.size if size is None else size,
+            lambda values, start, stop: parse_column(spec, values.slice(start, stop - start)))
 
-        return self.memo(("source", field_index), compute)
+    def _row_parse(self, field_index: int) -> Parsed:
+        """Field ``field_index`` parsed row by row (a column whose values hardly repeat)."""
+        col = self.table.field_columns[field_index]
+        assert col is not None
+        return self.memo(("rows", field_index),
+                         lambda: parse_column(self.table.fields[field_index], self.columns[col]))
 
-    def per_value(self, field_index: int, fn: Callable[[Parsed, pa.Array], np.ndarray]) -> np.ndarray:
+    def _distinct_of(self, field_index: int) -> Distinct | None:
+        col = self.table.field_columns[field_index]
+        assert col is not None
+        return self.distinct(col)
+
+    def per_value(self, field_index: int, fn: Callable[[Parsed, pa.Array], np.ndarray],
+                  key: Any = None) -> np.ndarray:
         """``fn(parsed, text)`` for every row of field ``field_index``, as a numpy array.
 
-        ``fn`` must treat each value on its own (a test or a hash of one value at a time): it is
-        computed once per distinct value when the column repeats them, and rows take their
-        value's result.
+        ``fn`` must treat each value on its own (a test or a hash of one value at a time): when
+        the column repeats its values it is computed once per distinct value, for the whole scan,
+        and rows take their value's result. ``key`` names what ``fn`` computes, the same in every
+        chunk (the check and what it tests): it is ``fn`` itself by default, which only a
+        module-level function may rely on (a lambda or a closure is new in every chunk).
         """
-        parsed, text, indices = self._field_source(field_index)
-        out = fn(parsed, text)
-        if indices is None:
-            return out
-        if out.dtype == bool and not out.any():  # no value fails (the usual case): no gather
-            return np.zeros(len(indices), bool)
-        return out[indices]
+        if key is None:
+            assert "<" not in fn.__qualname__, f"per_value({fn.__qualname__}) needs a key"
+            key = fn
+        d = self._distinct_of(field_index)
+        if d is None:
+            col = self.table.field_columns[field_index]
+            return fn(self._row_parse(field_index), self.columns[col])  # type: ignore[index]
+
+        def compute(values: pa.Array, start: int, stop: int) -> np.ndarray:
+            parsed = self._dictionary_parse(field_index, d, stop)
+            return fn(sliced(parsed, start, stop), values.slice(start, stop - start))
+
+        out = d.dictionary.result(("value", field_index, key), d.size, compute)
+        if out.dtype == bool and not out[: d.size].any():  # no value fails (the usual case)
+            return np.zeros(len(d.indices), bool)
+        return out[d.indices]
 
     def parsed_rows(self, field_index: int) -> Parsed | None:
         """Field ``field_index`` as parsed row by row, or None when it was parsed per distinct
         value (its values repeat)."""
-        parsed, _, indices = self._field_source(field_index)
-        return parsed if indices is None else None
+        return self._row_parse(field_index) if self._distinct_of(field_index) is None else None
 
     def parsed(self, field_index: int) -> Parsed:
         """Field ``field_index`` parsed, row by row (for what is not computed per value)."""
         def compute() -> Parsed:
-            p, _, idx = self._field_source(field_index)
-            if idx is None:
-                return p
-            take = pa.array(idx)
-            return Parsed(missing=p.missing[idx], bad=p.bad[idx], typed=p.typed.take(take),
+            d = self._distinct_of(field_index)
+            if d is None:
+                return self._row_parse(field_index)
+            p = self._dictionary_parse(field_index, d)
+            idx = d.indices
+            return Parsed(missing=p.missing[idx], bad=p.bad[idx], typed=p.typed.take(pa.array(idx)),
                           key=None if p.key is None else p.key[idx])
 
         return self.memo(("parsed", field_index), compute)
@@ -313,7 +332,9 @@ class Chunk:
             d = self.distinct(col)
             if d is None:
                 return hash_strings(self.columns[col])
-            return hash_strings(d.values)[d.indices]
+            hashes = d.dictionary.result(
+                ("text",), d.size, lambda values, start, stop: hash_strings(values.slice(start, stop - start)))
+            return hashes[d.indices]
 
         return self.memo(("text", col), compute)
 

@@ -288,7 +288,8 @@ class ForeignKey(TableCheck):
         for a in self._active:
             if a.values is not None:
                 unknown = _not_among(a.values, by_text=a.modes[0])
-                self._report_now(chunk, a, np.flatnonzero(chunk.per_value(a.local[0], unknown)))
+                self._report_now(chunk, a, np.flatnonzero(
+                    chunk.per_value(a.local[0], unknown, key=(self.id, a.decl.number))))
                 continue
             if a.ref is not None:  # this chunk's keys join the table's key set
                 a.keys.add(key_hashes(chunk, a.ref, a.modes)[0])

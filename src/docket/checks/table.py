@@ -430,6 +430,11 @@ def _missing(p: Parsed, text: pa.Array) -> np.ndarray:
     return p.missing
 
 
+def _bad(p: Parsed, text: pa.Array) -> np.ndarray:
+    """Which values are present but not of their field's type (for :meth:`Chunk.per_value`)."""
+    return p.bad
+
+
 class _FieldCheck(TableCheck, ABC):
     """A check applied field by field on parsed chunks; subclasses pick fields and failing rows."""
 
@@ -490,7 +495,7 @@ class TypeAndFormat(_FieldCheck):
             "email", "uri", "uuid", "binary")
 
     def failing(self, table, chunk, index, spec):
-        return chunk.per_value(index, lambda p, text: p.bad)
+        return chunk.per_value(index, _bad)
 
     def note(self, spec: FieldSpec) -> str:
         return f"expected {describe_type(spec)}"
@@ -550,7 +555,8 @@ class Enum(_ConstraintCheck):
 
     def failing(self, table, chunk, index, spec):
         allowed = spec.parsed_constraints["enum"]
-        return chunk.per_value(index, lambda p, text: p.good & ~mask(pc.is_in(p.typed, value_set=allowed)))
+        return chunk.per_value(index, lambda p, text: p.good & ~mask(pc.is_in(p.typed, value_set=allowed)),
+                               key=self.id)
 
     def note(self, spec):
         return f"allowed: {spec.constraints['enum']}"
@@ -583,7 +589,7 @@ class _Bound(_FieldCheck):
                 bad |= mask(self.at_or_beyond(p.typed, spec.parsed_constraints[self.exclusive][0]))
             return bad
 
-        return chunk.per_value(index, past)
+        return chunk.per_value(index, past, key=self.id)
 
     def note(self, spec):
         key = self.bound if self.bound in spec.constraints else self.exclusive
@@ -632,7 +638,7 @@ class Pattern(_FieldCheck):
     def failing(self, table, chunk, index, spec):
         pattern = f"^(?:{spec.constraints['pattern']})$"
         return chunk.per_value(index, lambda p, text: ~p.missing & ~mask(
-            pc.match_substring_regex(text, pattern)))
+            pc.match_substring_regex(text, pattern)), key=self.id)
 
     def note(self, spec):
         return f"pattern {spec.constraints['pattern']}"
@@ -663,7 +669,7 @@ class Length(_FieldCheck):
                 bad |= mask(pc.greater(length, int(spec.constraints["maxLength"])))
             return bad & ~p.missing
 
-        return chunk.per_value(index, wrong_length)
+        return chunk.per_value(index, wrong_length, key=self.id)
 
     def note(self, spec):
         c = spec.constraints
@@ -731,7 +737,7 @@ class MissingValues(_FieldCheck):
                 out[bad] = mask(pc.is_in(text.take(pa.array(bad)), value_set=codes))
             return out
 
-        return chunk.per_value(index, undeclared)
+        return chunk.per_value(index, undeclared, key=self.id)
 
     def note(self, spec):
         return f"not in missingValues {spec.missing_values}"
@@ -864,7 +870,7 @@ def _field_hashes(chunk: Chunk, table: TableContext, index: int) -> np.ndarray:
         h[p.missing] = NONE_HASH
         return h
 
-    return chunk.memo(("field", index), lambda: chunk.per_value(index, value_hashes))
+    return chunk.memo(("field", index), lambda: chunk.per_value(index, value_hashes, key="hash"))
 
 
 class _RepeatCheck(TableCheck):
