@@ -5,8 +5,9 @@ their bytes with numpy instead of a regular expression and ``strptime``, plain i
 without a regular expression, undeclared missing-value codes looked for only where a value failed
 its type, repetitive text hashed once per distinct value (kept from block to block), rows hashed
 from their fields' typed hashes, the second read that fills in repeated values limited to the
-columns it needs. Each test here would fail if a fast path accepted, refused or numbered
-differently from the reference it stands in for.
+columns it needs, and the prepass of a large file run beside the start of the scan. Each test
+here would fail if a fast path accepted, refused or numbered differently from the reference it
+stands in for.
 """
 
 from __future__ import annotations
@@ -223,6 +224,104 @@ def test_read_ahead_steps_are_optional_and_a_failing_step_is_left_to_the_check()
     got = list(read_ahead(_Chunks(50), steps))
     assert got == list(range(49, -1, -1))
     assert set(prepared) <= set(got)  # never a step after the failing one
+
+
+def test_a_check_that_cannot_start_stops_the_reader(tmp_path, monkeypatch):
+    """The reader opens the file while the checks start: a check failing to start leaves no
+    thread behind."""
+    path = tmp_path / "data.csv"
+    path.write_text("id\n" + "".join(f"{i}\n" for i in range(2000)))
+
+    def broken(self, table):
+        raise RuntimeError("cannot start")
+
+    monkeypatch.setattr(table_checks.FieldSize, "start", broken)
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="cannot start"):
+        check_table(path, {"fields": [{"name": "id", "type": "integer"}]})
+    assert threading.active_count() == before
+
+
+def test_a_chunk_computes_what_two_threads_ask_for_once():
+    """The read-ahead thread prepares a chunk the checks already work on: a value both ask for
+    is computed once and shared; if the first computation fails, the other computes it."""
+    chunk = scan.Chunk(scan.TableContext(path=Path("x.csv"), name="x.csv", schema=None), [],
+                       np.arange(3))
+    started, calls, results = threading.Event(), [], []
+
+    def slow():
+        calls.append(threading.current_thread().name)
+        started.set()
+        threading.Event().wait(0.2)
+        return 42
+
+    first = threading.Thread(target=lambda: results.append(chunk.memo("k", slow)))
+    first.start()
+    started.wait()
+    results.append(chunk.memo("k", slow))
+    first.join()
+    assert results == [42, 42] and len(calls) == 1
+
+    started.clear()
+
+    def failing():
+        started.set()
+        threading.Event().wait(0.2)
+        raise RuntimeError("no")
+
+    errors = []
+    first = threading.Thread(target=lambda: errors.append(_raises(lambda: chunk.memo("j", failing))))
+    first.start()
+    started.wait()
+    assert chunk.memo("j", lambda: 7) == 7
+    first.join()
+    assert errors == [True]
+
+
+def _raises(fn) -> bool:
+    try:
+        fn()
+    except RuntimeError:
+        return True
+    return False
+
+
+# -- the prepass beside the scan -------------------------------------------------------------------
+
+
+def _large_file(path: Path, header: bytes, row: bytes, odd: bytes, comment: bytes = b"") -> None:
+    """A CSV just over the size from which the prepass runs beside the scan, with ``odd`` as
+    the value of one row near its end."""
+    rows = scan._PREPASS_BESIDE_FROM // len(row) + 100
+    with path.open("wb") as fh:
+        fh.write(comment + header)
+        fh.write(row * (rows - 50))
+        fh.write(odd)
+        fh.write(row * 49)
+
+
+@pytest.mark.parametrize("case", ["latin-1 row", "latin-1 header", "utf-8", "comment line"])
+def test_the_prepass_beside_the_scan_reports_as_the_prepass_first(tmp_path, monkeypatch, case):
+    """A large file is scanned while its prepass still runs, on the guess that it is UTF-8: a file
+    that is not after all (a latin-1 byte in a row near the end, or in the header) is checked
+    again as latin-1, and every report is the one the prepass run first gives."""
+    header = b"id,name\n" if case != "latin-1 header" else b"id,nam\xe9\n"
+    odd = b"7,caf\xe9\n" if case == "latin-1 row" else b"7,cafe\n"
+    comment = b"# measured at the harbour\n" if case == "comment line" else b""
+    path = tmp_path / "big.csv"
+    _large_file(path, header, b"1,harbour station\n", odd, comment)
+    schema = {"fields": [{"name": "id", "type": "integer"},  # the odd row's value is reported:
+                         {"name": "name", "type": "string", "constraints": {"pattern": "[a-z ]+"}}]}
+    beside = check_table(path, schema)
+    monkeypatch.setattr(scan, "_PREPASS_BESIDE_FROM", 1 << 62)  # the prepass first
+    first = check_table(path, schema)
+    assert _everything(beside) == _everything(first)
+    encoding = beside.get("table.encoding")
+    assert encoding.status == ("error" if "latin-1" in case else "valid")
+    if case == "latin-1 header":
+        assert beside.get("table.header").status != "valid"  # "namé" is not "name"
+    if case == "latin-1 row":
+        assert [loc["value"] for loc in beside.get("table.pattern").locations] == ["café"]
 
 
 # -- the request form's live check ---------------------------------------------------------------

@@ -11,12 +11,16 @@ from typing import Any
 
 from docket.checks import foreign_keys, registry
 from docket.checks._scan import (
+    EncodingGuessed,
+    Prepass,
     TableContext,
     block_size_for,
+    finish_prepass,
     prepass,
     run_table_checks,
     settle_dialect,
     spill_rows_for,
+    start_prepass,
 )
 from docket.checks._types import FieldSpec, missing_texts
 from docket.checks.base import DEFAULT_SAMPLE_SIZE, CheckResult, RecordContext
@@ -155,19 +159,30 @@ def table_context(
     dialect: dict[str, Any] | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     spill_rows: int | None = None,
+    beside: bool = False,
+    known: Prepass | None = None,
 ) -> TableContext:
     """A file made ready to stream: bytes measured, dialect and header settled, schema mapped.
 
     Shared by the scan and by the key pass over a resource that foreign keys refer to, so both
-    read a file exactly alike. ``unreadable`` says why no rows can be read, if so.
+    read a file exactly alike. ``unreadable`` says why no rows can be read, if so. With
+    ``beside`` the prepass of a large UTF-8 file may still be running when this returns
+    (:func:`~docket.checks._scan.start_prepass`); ``known`` is a prepass already taken.
     """
     table = TableContext(path=path, name=name or path.name, schema=schema, sample_size=sample_size)
-    table.prepass = prepass(path, table.name, encoding, sample_size)
+    if known is not None:
+        table.prepass = known
+    elif beside:
+        table.prepass, table.prepass_pending = start_prepass(path, table.name, encoding, sample_size)
+    else:
+        table.prepass = prepass(path, table.name, encoding, sample_size)
     table.spill_rows = spill_rows if spill_rows is not None else spill_rows_for(table.prepass.size)
     if table.prepass.size == 0:
         table.unreadable = "the file is empty (0 bytes)"
     else:
         settle_dialect(table, dialect)  # the dialect, comment lines before the header, the header
+        if table.dialect.needs_filter:  # its reader tells CR-only files from the line counts
+            finish_prepass(table)
     _apply_schema(table, schema)
     return table
 
@@ -190,23 +205,31 @@ def scan_file(
     ``references`` looks up the keys of other resources for foreign keys (a Data Package).
     """
     sev = severities or {}
-    table = table_context(path, schema, name=name, encoding=encoding, dialect=dialect,
-                          sample_size=sample_size, spill_rows=spill_rows)
-    foreign_keys.attach_key_source(table, references)
-
     classes = registry.all_checks("table")
 
     def make_checks():
         return [cls(severity=sev.get(cls.id), sample_size=sample_size)
                 for cls in classes if sev.get(cls.id) != "off"]
 
-    if table.unreadable:
-        checks = make_checks()
-        for check in checks:
-            check.start(table)
-        results = [c.conclude(table) for c in checks]
-    else:
-        results = run_table_checks(table, make_checks, block_size or block_size_for(table.prepass.size))
+    known: Prepass | None = None
+    while True:
+        try:
+            table = table_context(path, schema, name=name, encoding=encoding, dialect=dialect,
+                                  sample_size=sample_size, spill_rows=spill_rows,
+                                  beside=known is None, known=known)
+            foreign_keys.attach_key_source(table, references)
+            if table.unreadable:
+                finish_prepass(table)
+                checks = make_checks()
+                for check in checks:
+                    check.start(table)
+                results = [c.conclude(table) for c in checks]
+            else:
+                results = run_table_checks(table, make_checks,
+                                           block_size or block_size_for(table.prepass.size))
+            break
+        except EncodingGuessed as guessed:  # not UTF-8 after all: again, read as the prepass says
+            known = guessed.prepass
     off = [cls(severity="off").not_checked("turned off by the severity settings", table.name)
            for cls in classes if sev.get(cls.id) == "off"]
     info = {
