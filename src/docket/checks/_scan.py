@@ -495,10 +495,11 @@ def finish_prepass(table: TableContext) -> None:
 
 def _byte_counts(block: bytes) -> tuple[int, int, int]:
     """How many ``\\n``, ``\\r`` and ``"`` bytes ``block`` holds: numpy compares and counts
-    about four times faster than three ``bytes.count`` passes."""
+    about four times faster than three ``bytes.count`` passes, and a byte that is not there at
+    all (``\\r`` and ``"`` in most files) is ruled out by ``in`` (memchr) at a tenth of that."""
     data = np.frombuffer(block, np.uint8)
-    return (int(np.count_nonzero(data == 0x0A)), int(np.count_nonzero(data == 0x0D)),
-            int(np.count_nonzero(data == 0x22)))
+    return tuple(int(np.count_nonzero(data == byte)) if byte in block else 0  # type: ignore[return-value]
+                 for byte in (0x0A, 0x0D, 0x22))
 
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")

@@ -411,6 +411,8 @@ class FieldSize(TableCheck):
 
     def chunk(self, table: TableContext, chunk: Chunk) -> None:
         for col, arr in enumerate(chunk.columns):
+            if _text_bytes(arr) <= FIELD_SIZE_LIMIT:  # no value can be longer than all together
+                continue
             lengths = pc.binary_length(arr)
             if (pc.max(lengths).as_py() or 0) <= FIELD_SIZE_LIMIT:
                 continue
@@ -420,6 +422,12 @@ class FieldSize(TableCheck):
 
     def describe(self, findings: Findings, table: TableContext) -> str:
         return f"{findings.count} values longer than the limit" if findings.count else "no huge values"
+
+
+def _text_bytes(arr: pa.Array) -> int:
+    """Bytes of text all values of a string column hold together (read from its offsets)."""
+    offsets = np.frombuffer(arr.buffers()[1], np.int32 if arr.type == pa.string() else np.int64)
+    return int(offsets[arr.offset + len(arr)] - offsets[arr.offset])
 
 
 # -- values against the Table Schema ------------------------------------------------------------
@@ -700,11 +708,15 @@ class MissingValues(_FieldCheck):
     def start(self, table):
         super().start(table)
         self._declared: dict[str, int] = {}
-        self._codes = {index: self._codes_for(spec) for index, spec, _ in self._fields}
+        #: Each field's codes, worked out when first needed: a typed field's only once one of its
+        #: values fails its type (parsing the codes as the field's type compiles its regular
+        #: expressions, ~1 ms a field, for nothing in a clean file).
+        self._codes: dict[int, tuple[pa.Array, bool]] = {}
 
     @staticmethod
     def _codes_for(spec: FieldSpec) -> tuple[pa.Array, bool]:
-        """The undeclared codes to look for, and whether they can stand in any cell.
+        """The undeclared codes to look for, and whether they can stand in any cell (in a text
+        field; in a typed field, only where the value failed its type).
 
         In a typed field a code that is a value of the type (``-999`` for an integer, ``-``
         declared among a boolean's trueValues) is data, not a code; the others (``NA`` is no
@@ -726,15 +738,18 @@ class MissingValues(_FieldCheck):
         if n_missing:
             label = spec.name
             self._declared[label] = self._declared.get(label, 0) + n_missing
-        codes, anywhere = self._codes[index]
+        def codes() -> tuple[pa.Array, bool]:
+            if index not in self._codes:
+                self._codes[index] = self._codes_for(spec)
+            return self._codes[index]
 
         def undeclared(p: Parsed, text: pa.Array) -> np.ndarray:
-            if anywhere:
-                return ~p.missing & mask(pc.is_in(text, value_set=codes))
+            if spec.type in ("string", "any") or not spec.parsable:
+                return ~p.missing & mask(pc.is_in(text, value_set=codes()[0]))
             bad = np.flatnonzero(p.bad)
             out = np.zeros(len(p.bad), bool)
-            if len(bad) and len(codes):
-                out[bad] = mask(pc.is_in(text.take(pa.array(bad)), value_set=codes))
+            if len(bad) and len(found := codes()[0]):
+                out[bad] = mask(pc.is_in(text.take(pa.array(bad)), value_set=found))
             return out
 
         return chunk.per_value(index, undeclared, key=self.id)
