@@ -529,6 +529,33 @@ def test_duplicate_rows_before_a_parse_error_are_still_found_through_the_key(tmp
         (2, "same as row 1")]
 
 
+def test_values_of_repeated_keys_come_from_the_rows_read_again(tmp_path, monkeypatch):
+    """The rows sharing a key are read a second time (for duplicate rows); the values the repeats
+    are reported with are taken from those rows, not from a third read of the file, and are the
+    values a third read gives."""
+    path = tmp_path / "data.csv"
+    path.write_text("id,x,y\n1,a,p\n2,b,q\n1,c,r\n3,d,s\n2,b,q\n")
+    schema = {"fields": [{"name": "id", "type": "integer"}, {"name": "x"}, {"name": "y"}],
+              "primaryKey": "id"}
+    reads: list[int] = []
+    real = scan._reread
+
+    def counted(*args, **kwargs):
+        reads.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scan, "_reread", counted)
+    kept = check_table(path, schema)
+    assert len(reads) == 1
+    assert [loc["value"] for loc in kept.get("table.primary-key").locations] == ["1", "2"]
+    assert [loc["value"] for loc in kept.get("table.duplicate-row").locations] == ["2,b,q"]
+    monkeypatch.setattr(scan, "_KEEP_BYTES", 0)  # nothing kept: the values are read again
+    reads.clear()
+    again = check_table(path, schema)
+    assert len(reads) == 2
+    assert _everything(again) == _everything(kept)
+
+
 def test_a_file_changed_before_its_rows_are_read_again_is_said_so(tmp_path):
     """Duplicate rows found through the key read the rows sharing a key a second time. Were the
     file rewritten in between (another program saving it), that read would compare other rows:

@@ -806,9 +806,9 @@ def run_table_checks(table: TableContext, make_checks, block_size: int) -> list[
                 )
                 table.parse_error_row = table.rows + 1
             finish_prepass(table)
-            _revisit(table, checks, size)
+            kept = _revisit(table, checks, size)
             results = _conclude(table, checks)
-            _fill_values(table, checks, results, size)
+            _fill_values(table, checks, results, size, kept)
             return results
 
 
@@ -1031,28 +1031,46 @@ def _reread(table: TableContext, block_size: int, targets: np.ndarray,
     _same_file(table)
 
 
-def _revisit(table: TableContext, checks: list[TableCheck], block_size: int) -> None:
+#: Text of the rows read again that is kept for :func:`_fill_values` (beyond it, that read is
+#: made as before): the rows whose key repeats are mostly the rows whose values it fills in.
+_KEEP_BYTES = 32 << 20
+
+
+def _revisit(table: TableContext, checks: list[TableCheck], block_size: int) -> list[Chunk]:
     """One more read, when checks ask to see some rows again (:meth:`TableCheck.revisit`),
-    handing each its rows as small chunks of their own."""
+    handing each its rows as small chunks of their own.
+
+    Returns those rows, all columns, while their text stays under :data:`_KEEP_BYTES`: the
+    values repeated rows are reported with are then taken from them instead of a third read of
+    the file (nothing is kept when the read failed: the file may have changed).
+    """
     if table.unreadable:
-        return
+        return []
     # After a parse error the rows asked for were all read before it: the read stops there.
     wanted = [(check, rows) for check in checks
               if (rows := check.revisit(table)) is not None and len(rows)]
     if not wanted:
-        return
+        return []
     targets = np.unique(np.concatenate([rows for _, rows in wanted]))
+    kept: list[Chunk] = []
+    kept_bytes = 0
     try:
         for chunk, hit in _reread(table, block_size, targets):
+            seen = Chunk(table, [c.take(pa.array(hit)) for c in chunk.columns], chunk.rows[hit])
             for check, rows in wanted:
-                mine = hit[np.isin(chunk.rows[hit], rows)]
+                mine = np.flatnonzero(np.isin(seen.rows, rows))
                 if len(mine):
                     take = pa.array(mine)
-                    check.seen_again(table, Chunk(table, [c.take(take) for c in chunk.columns],
-                                                  chunk.rows[mine]))
+                    check.seen_again(table, Chunk(table, [c.take(take) for c in seen.columns],
+                                                  seen.rows[mine]))
+            kept_bytes += sum(c.nbytes for c in seen.columns)
+            if kept_bytes <= _KEEP_BYTES:
+                kept.append(seen)
     except _REREAD_ERRORS as exc:
         for check, _ in wanted:
             check.revisit_failed(table, f"{type(exc).__name__}: {exc}")
+        return []
+    return kept if kept_bytes <= _KEEP_BYTES else []
 
 
 def _columns_named(wanted: dict[int, list[dict[str, Any]]]) -> list[int] | None:
@@ -1069,8 +1087,10 @@ def _columns_named(wanted: dict[int, list[dict[str, Any]]]) -> list[int] | None:
     return sorted(columns)
 
 
-def _fill_values(table: TableContext, checks, results: list[CheckResult], block_size: int) -> None:
-    """Second, targeted read for locations whose value was not at hand (repeats found at the end)."""
+def _fill_values(table: TableContext, checks, results: list[CheckResult], block_size: int,
+                 kept: list[Chunk] | None = None) -> None:
+    """Values for locations whose value was not at hand (repeats found at the end): from the
+    rows :func:`_revisit` kept, else by one more, targeted read of the rest."""
     wanted: dict[int, list[dict[str, Any]]] = {}
     for check, result in zip(checks, results, strict=True):
         if result is None or not getattr(check, "fill_values", False):
@@ -1082,20 +1102,31 @@ def _fill_values(table: TableContext, checks, results: list[CheckResult], block_
         return
     targets = np.array(sorted(wanted), np.int64)
     try:
-        for chunk, hit in _reread(table, block_size, targets, include=_columns_named(wanted)):
-            for i in hit:
-                for loc in wanted[int(chunk.rows[i])]:
-                    pos = loc.get("position")
-                    if loc.get("_positions"):
-                        value = ", ".join(str(chunk.values(p, [i])[0]) for p in loc["_positions"])
-                    elif pos:
-                        value = chunk.values(pos - 1, [i])[0]
-                    else:
-                        value = chunk.row_text([i])[0]
-                    loc["value"] = clip(value)
+        for chunk in kept or []:
+            hit = np.flatnonzero(np.isin(chunk.rows, targets))
+            _fill_from(chunk, hit, wanted)
+            targets = np.setdiff1d(targets, chunk.rows[hit], assume_unique=True)
+        if len(targets):
+            for chunk, hit in _reread(table, block_size, targets,
+                                      include=_columns_named({int(r): wanted[int(r)] for r in targets})):
+                _fill_from(chunk, hit, wanted)
     except _REREAD_ERRORS:
         pass  # values stay null; the rows are still named
     finally:
         for locs in wanted.values():
             for loc in locs:
                 loc.pop("_positions", None)
+
+
+def _fill_from(chunk: Chunk, hit: np.ndarray, wanted: dict[int, list[dict[str, Any]]]) -> None:
+    """Fill in the locations of the rows at ``hit`` in ``chunk`` with their values."""
+    for i in hit:
+        for loc in wanted[int(chunk.rows[i])]:
+            pos = loc.get("position")
+            if loc.get("_positions"):
+                value = ", ".join(str(chunk.values(p, [i])[0]) for p in loc["_positions"])
+            elif pos:
+                value = chunk.values(pos - 1, [i])[0]
+            else:
+                value = chunk.row_text([i])[0]
+            loc["value"] = clip(value)
