@@ -711,12 +711,17 @@ class MissingValues(_FieldCheck):
         #: Each field's codes, worked out when first needed: a typed field's only once one of its
         #: values fails its type (parsing the codes as the field's type compiles its regular
         #: expressions, ~1 ms a field, for nothing in a clean file).
-        self._codes: dict[int, tuple[pa.Array, bool]] = {}
+        self._codes: dict[int, pa.Array] = {}
 
     @staticmethod
-    def _codes_for(spec: FieldSpec) -> tuple[pa.Array, bool]:
-        """The undeclared codes to look for, and whether they can stand in any cell (in a text
-        field; in a typed field, only where the value failed its type).
+    def _anywhere(spec: FieldSpec) -> bool:
+        """Whether a code can stand in any cell of the field (a text field), not only where the
+        value failed its type (a typed field)."""
+        return spec.type in ("string", "any") or not spec.parsable
+
+    @classmethod
+    def _codes_for(cls, spec: FieldSpec) -> pa.Array:
+        """The undeclared codes to look for in the field.
 
         In a typed field a code that is a value of the type (``-999`` for an integer, ``-``
         declared among a boolean's trueValues) is data, not a code; the others (``NA`` is no
@@ -727,28 +732,28 @@ class MissingValues(_FieldCheck):
             codes = [c for c in codes if c not in ("NaN", "nan", "-999", "-9999")]
         if spec.type == "integer":
             codes = [c for c in codes if c not in ("-999", "-9999")]
-        if spec.type in ("string", "any") or not spec.parsable or not codes:
-            return pa.array(codes, pa.string()), True
+        if cls._anywhere(spec) or not codes:
+            return pa.array(codes, pa.string())
         parsed = parse_column(spec, pa.array(codes, pa.string()), missing=np.zeros(len(codes), bool))
         return pa.array([c for c, good in zip(codes, parsed.good, strict=True) if not good],
-                        pa.string()), False
+                        pa.string())
 
     def failing(self, table, chunk, index, spec):
         n_missing = int(chunk.per_value(index, _missing).sum())
         if n_missing:
             label = spec.name
             self._declared[label] = self._declared.get(label, 0) + n_missing
-        def codes() -> tuple[pa.Array, bool]:
+        def codes() -> pa.Array:
             if index not in self._codes:
                 self._codes[index] = self._codes_for(spec)
             return self._codes[index]
 
         def undeclared(p: Parsed, text: pa.Array) -> np.ndarray:
-            if spec.type in ("string", "any") or not spec.parsable:
-                return ~p.missing & mask(pc.is_in(text, value_set=codes()[0]))
+            if self._anywhere(spec):
+                return ~p.missing & mask(pc.is_in(text, value_set=codes()))
             bad = np.flatnonzero(p.bad)
             out = np.zeros(len(p.bad), bool)
-            if len(bad) and len(found := codes()[0]):
+            if len(bad) and len(found := codes()):
                 out[bad] = mask(pc.is_in(text.take(pa.array(bad)), value_set=found))
             return out
 
