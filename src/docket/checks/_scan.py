@@ -463,11 +463,11 @@ def start_prepass(path: Path, name: str, declared: str | None, cap: int
         utf8 = declared is None or codecs.lookup(declared).name == "utf-8"
     except (LookupError, UnicodeError):
         utf8 = False
+    if not utf8 or os.stat(path).st_size < _PREPASS_BESIDE_FROM:
+        return prepass(path, name, declared, cap), None
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
         head = fh.read(len(codecs.BOM_UTF8))
-    if not utf8 or st.st_size < _PREPASS_BESIDE_FROM:
-        return prepass(path, name, declared, cap), None
     guess = Prepass(size=st.st_size, bom=head == codecs.BOM_UTF8, stamp=_stamp(st))
     pending: Future = Future()
 
@@ -1052,7 +1052,7 @@ def _revisit(table: TableContext, checks: list[TableCheck], block_size: int) -> 
     if not wanted:
         return []
     targets = np.unique(np.concatenate([rows for _, rows in wanted]))
-    kept: list[Chunk] = []
+    kept: list[Chunk] | None = []
     kept_bytes = 0
     try:
         for chunk, hit in _reread(table, block_size, targets):
@@ -1063,14 +1063,17 @@ def _revisit(table: TableContext, checks: list[TableCheck], block_size: int) -> 
                     take = pa.array(mine)
                     check.seen_again(table, Chunk(table, [c.take(take) for c in seen.columns],
                                                   seen.rows[mine]))
-            kept_bytes += sum(c.nbytes for c in seen.columns)
-            if kept_bytes <= _KEEP_BYTES:
-                kept.append(seen)
+            if kept is not None:
+                kept_bytes += sum(c.nbytes for c in seen.columns)
+                if kept_bytes <= _KEEP_BYTES:
+                    kept.append(seen)
+                else:
+                    kept = None  # too much to keep: let go of it now, the values are read again
     except _REREAD_ERRORS as exc:
         for check, _ in wanted:
             check.revisit_failed(table, f"{type(exc).__name__}: {exc}")
         return []
-    return kept if kept_bytes <= _KEEP_BYTES else []
+    return kept or []
 
 
 def _columns_named(wanted: dict[int, list[dict[str, Any]]]) -> list[int] | None:
