@@ -9,9 +9,9 @@ The scan has three steps:
    text, in blocks of ``block_size`` bytes. Each block becomes a :class:`Chunk` that every table
    check sees in turn; checks parse what they need column-at-a-time (the parse is cached per
    chunk so several checks share it, and for a column that repeats its values, per distinct
-   value for the whole scan: :mod:`docket.checks._values`). The blocks are read one ahead in a second thread
-   (:func:`read_ahead`), which also runs the checks' ``prepare`` steps (parsing, hashing) on the
-   next block while the checks work on this one.
+   value for the whole scan: :mod:`docket.checks._values`). The blocks are read one ahead in a
+   second thread (:class:`ReadAhead`), which also runs the checks' ``prepare`` steps (parsing,
+   hashing) on the next block while the checks work on this one.
 
 Rows with the wrong number of values are handed to a callback by Arrow and skipped (the
 column-count check reports them); :class:`RowNumbers` keeps the numbering of the rows that remain
@@ -229,8 +229,8 @@ class Chunk:
         #: Data rows of this block that are entirely empty (set aside before the checks run).
         self.blank_rows = np.empty(0, np.int64)
         self._memo: dict[Any, Any] = {}
-        #: Keys being computed, and by which thread: the read-ahead thread prepares a chunk while
-        #: the checks already work on it (:func:`read_ahead`).
+        #: Keys being computed, each with the event its computation sets when done: the
+        #: read-ahead thread prepares a chunk while the checks already work on it (ReadAhead).
         self._running: dict[Any, threading.Event] = {}
         self._lock = threading.Lock()
 

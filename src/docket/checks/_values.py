@@ -14,10 +14,10 @@ are kept in a :class:`ValueDictionary` that lives for the whole scan, not one pe
 
 Checking a 1,000,000-row file with eight columns, this took a sixth off the check's CPU time
 (0.93 to 0.78 s; compared with a dictionary per chunk, every chunk parsing its ~10,000 station
-codes and dates again), and a fifth off the time of a 512 MiB file. A column whose chunks keep bringing values never seen before (timestamps, free text)
-gains nothing from it: it goes back to a dictionary per chunk (:data:`NEW_SHARE`). The number of
-values kept is bounded (:func:`limit_for`, :data:`_GROWTH`): past it, a new dictionary starts
-from the chunk at hand.
+codes and dates again), and a fifth off the time of a 512 MiB file. A column whose chunks keep
+bringing values never seen before (timestamps, free text) gains nothing from it: it goes back to
+a dictionary per chunk (:data:`NEW_SHARE`). The number of values kept is bounded
+(:func:`limit_for`, :data:`_GROWTH`): past it, a new dictionary starts from the chunk at hand.
 
 The read-ahead thread and the checking thread both encode chunks and compute results (each on
 its own chunk), so every change to a dictionary happens under its lock; results only ever grow
